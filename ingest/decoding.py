@@ -1,0 +1,33 @@
+"""Turning a batch of MQTT messages into rows to store and rows to quarantine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ingest.inbox import InboundMessage
+from models.wire import DecodeLimits, decode_message
+from storage.writer import ReceivedReading, ReceivedRejection
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    readings: list[ReceivedReading] = field(default_factory=list)
+    rejections: list[ReceivedRejection] = field(default_factory=list)
+
+
+def decode_batch(messages: Sequence[InboundMessage], limits: DecodeLimits) -> DecodedBatch:
+    batch = DecodedBatch()
+    for message in messages:
+        received_at = datetime.fromtimestamp(message.received_at, UTC)
+        decoded = decode_message(message.topic, message.payload, received_at, limits)
+        if decoded.topic is not None:
+            batch.readings.extend(
+                ReceivedReading(decoded.topic, reading, received_at) for reading in decoded.readings
+            )
+        batch.rejections.extend(
+            ReceivedRejection(message.topic, decoded.topic, rejection, received_at)
+            for rejection in decoded.rejections
+        )
+    return batch

@@ -1,0 +1,66 @@
+"""Hand-over from the MQTT network thread to the batch writer.
+
+The network thread only appends; the writer takes a batch when it is full or
+when its oldest message has waited long enough. Nothing here is acknowledged:
+that happens after the batch commits.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    topic: str
+    payload: bytes
+    received_at: float  # time.time() on arrival
+    mid: int
+    qos: int
+    # Which MQTT connection delivered it: packet ids are only meaningful on
+    # the connection that assigned them, so acks of older ones are skipped.
+    connection: int
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self._items: deque[InboundMessage] = deque()
+        self._arrived = threading.Condition()
+        self._oldest_at: float | None = None
+
+    def put(self, message: InboundMessage) -> None:
+        with self._arrived:
+            if not self._items:
+                self._oldest_at = time.monotonic()
+            self._items.append(message)
+            self._arrived.notify()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def take_batch(self, max_items: int, max_age_s: float, wait_s: float) -> list[InboundMessage]:
+        """Wait up to `wait_s` for a full batch or for the oldest message to age out.
+
+        Returns an empty list when neither happened in time, so the caller can
+        look at its stop flag. `max_age_s=0` takes whatever is there (drain)."""
+        deadline = time.monotonic() + wait_s
+        with self._arrived:
+            while True:
+                now = time.monotonic()
+                if len(self._items) >= max_items:
+                    break
+                if self._oldest_at is not None and now - self._oldest_at >= max_age_s:
+                    break
+                if now >= deadline:
+                    return []
+                wake_at = deadline
+                if self._oldest_at is not None:
+                    wake_at = min(wake_at, self._oldest_at + max_age_s)
+                self._arrived.wait(max(wake_at - now, 0.001))
+            count = min(max_items, len(self._items))
+            batch = [self._items.popleft() for _ in range(count)]
+            self._oldest_at = time.monotonic() if self._items else None
+            return batch

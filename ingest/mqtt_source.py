@@ -1,0 +1,164 @@
+"""The ingest worker's MQTT side: a persistent MQTT v5 session in a shared group.
+
+- clean_start=False plus a session expiry: while the worker is down the broker
+  keeps its subscription and queues its QoS 1 messages.
+- manual acks: a PUBACK is sent only after the reading is committed, so a
+  crash at any moment leaves the message with the broker, which redelivers it.
+- Receive Maximum 65535: the broker may have that many unacknowledged
+  messages in flight to us, which is what lets a batch of thousands build up
+  while the previous one commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from ingest.inbox import InboundMessage, Inbox
+from models.topics import SUBSCRIPTION_FILTER
+from smartpole.settings import MqttEndpoint
+
+log = logging.getLogger(__name__)
+
+MQTT_RECEIVE_MAXIMUM = 65535
+
+
+class MqttSource:
+    def __init__(
+        self,
+        endpoint: MqttEndpoint,
+        *,
+        client_id: str,
+        share_group: str,
+        session_expiry_s: int,
+        inbox: Inbox,
+    ) -> None:
+        self.endpoint = endpoint
+        self.subscription = f"$share/{share_group}/{SUBSCRIPTION_FILTER}"
+        self.session_expiry_s = session_expiry_s
+        self.inbox = inbox
+        self.connection = 0  # bumped on every (re)connect, see InboundMessage.connection
+        self.connected = threading.Event()
+        self._accepting = True
+        self._client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=True,
+        )
+        if endpoint.username:
+            self._client.username_pw_set(endpoint.username, endpoint.password)
+        if endpoint.tls:
+            self._client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.session_expiry_s
+        props.ReceiveMaximum = MQTT_RECEIVE_MAXIMUM
+        self._client.connect_async(
+            self.endpoint.host,
+            self.endpoint.port,
+            keepalive=30,
+            clean_start=False,
+            properties=props,
+        )
+        self._client.loop_start()
+
+    def stop_accepting(self) -> None:
+        """Ignore messages from now on; unacknowledged, the broker keeps them."""
+        self._accepting = False
+
+    def ack(self, messages: Iterable[InboundMessage]) -> int:
+        """Acknowledge committed messages of the current connection; returns how many."""
+        current = self.connection
+        acked = 0
+        for message in messages:
+            if message.qos > 0 and message.connection == current:
+                self._client.ack(message.mid, message.qos)
+                acked += 1
+        return acked
+
+    def close(self) -> None:
+        # A normal DISCONNECT keeps the session (expiry came with CONNECT):
+        # whatever we did not acknowledge is redelivered next time.
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        self.connection += 1
+        log.info(
+            "connected to %s (session present: %s); subscribing %s",
+            self.endpoint.redacted(),
+            flags.session_present,
+            self.subscription,
+        )
+        client.subscribe(self.subscription, options=SubscribeOptions(qos=1))
+        self.connected.set()
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        if any(code.is_failure for code in reason_codes):
+            log.error("broker refused the subscription %s: %s", self.subscription, reason_codes)
+        else:
+            log.info("subscribed to %s", self.subscription)
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self.connected.clear()
+        if reason_code.is_failure:
+            log.warning("disconnected from broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if not self._accepting:
+            return
+        # The raw topic, decoded leniently: a hostile topic must reach the
+        # quarantine, not raise inside the network thread.
+        topic = message._topic.decode("utf-8", errors="replace")
+        self.inbox.put(
+            InboundMessage(
+                topic=topic,
+                payload=bytes(message.payload),
+                received_at=time.time(),
+                mid=message.mid,
+                qos=message.qos,
+                connection=self.connection,
+            )
+        )

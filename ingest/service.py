@@ -1,0 +1,202 @@
+"""The ingest worker: MQTT in, batches of COPY out, acks after commit.
+
+Delivery guarantee: at-least-once from the broker, exactly-once in storage.
+A message is acknowledged only after the transaction holding its readings
+(or its quarantine entry) has committed; redeliveries hit the natural keys
+and are counted as duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+
+import psycopg
+
+from ingest.decoding import decode_batch
+from ingest.inbox import InboundMessage, Inbox
+from ingest.mqtt_source import MQTT_RECEIVE_MAXIMUM, MqttSource
+from ingest.stats import IngestStats
+from models.wire import DecodeLimits, Rejection
+from smartpole.settings import Settings
+from storage.connection import connect_with_retry
+from storage.migrate import pending_migrations
+from storage.writer import ReadingWriter, ReceivedRejection, WriteResult
+
+log = logging.getLogger(__name__)
+
+DB_STARTUP_TIMEOUT_S = 60.0
+
+
+class IngestService:
+    def __init__(self, settings: Settings) -> None:
+        if settings.ingest_batch_size > MQTT_RECEIVE_MAXIMUM:
+            raise ValueError("SMARTPOLE_INGEST_BATCH_SIZE cannot exceed the MQTT receive maximum")
+        self.settings = settings
+        self.dsn = settings.require_database_url()
+        self.inbox = Inbox()
+        self.stats = IngestStats()
+        self.stopping = threading.Event()
+        self.limits = DecodeLimits(
+            max_payload_bytes=settings.ingest_max_payload_bytes,
+            max_future_skew=timedelta(seconds=settings.ingest_max_future_skew_s),
+        )
+        self.source = MqttSource(
+            settings.mqtt,
+            client_id=settings.mqtt_client_id,
+            share_group=settings.mqtt_share_group,
+            session_expiry_s=settings.mqtt_session_expiry_s,
+            inbox=self.inbox,
+        )
+        self._conn: psycopg.Connection[Any] | None = None
+        self._writer: ReadingWriter | None = None
+
+    def install_signal_handlers(self) -> None:
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            log.info("received %s: flushing and stopping", signal.Signals(signum).name)
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+
+    def run(self) -> None:
+        self._connect_database(give_up_after_s=DB_STARTUP_TIMEOUT_S)
+        if self._conn is None:
+            return
+        self._check_schema(self._conn)
+        self.source.start()
+        log.info(
+            "ingest running",
+            extra={
+                "batch_size": self.settings.ingest_batch_size,
+                "batch_max_age_ms": self.settings.ingest_batch_max_age_ms,
+                "client_id": self.settings.mqtt_client_id,
+            },
+        )
+        max_age_s = self.settings.ingest_batch_max_age_ms / 1000
+        next_stats_at = time.monotonic() + self.settings.ingest_stats_interval_s
+        try:
+            while not self.stopping.is_set():
+                batch = self.inbox.take_batch(
+                    self.settings.ingest_batch_size, max_age_s, wait_s=min(max_age_s, 0.5)
+                )
+                if batch:
+                    self.flush_batch(batch)
+                if time.monotonic() >= next_stats_at:
+                    self.log_stats()
+                    next_stats_at = time.monotonic() + self.settings.ingest_stats_interval_s
+            self._drain()
+        finally:
+            self.source.close()
+            if self._conn is not None:
+                self._conn.close()
+            self.log_stats()
+
+    def _drain(self) -> None:
+        """On shutdown: stop taking messages, write and ack what we hold."""
+        self.source.stop_accepting()
+        while batch := self.inbox.take_batch(self.settings.ingest_batch_size, 0, wait_s=0):
+            if not self.flush_batch(batch, give_up_when_stopping=True):
+                log.error(
+                    "database unavailable at shutdown: %d messages left unacknowledged; "
+                    "the broker will redeliver them",
+                    len(batch) + len(self.inbox),
+                )
+                return
+
+    def flush_batch(
+        self, batch: Sequence[InboundMessage], *, give_up_when_stopping: bool = False
+    ) -> bool:
+        """Write one batch, retrying through database outages; ack after commit."""
+        started = time.monotonic()
+        self.stats.messages_received += len(batch)
+        decoded = decode_batch(batch, self.limits)
+        while True:
+            writer = self._writer
+            try:
+                if writer is None:
+                    raise psycopg.OperationalError("not connected")
+                result = writer.write_batch(decoded.readings, decoded.rejections)
+                break
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                self.stats.write_retries += 1
+                log.warning("batch write failed (%s); reconnecting to the database", exc)
+                if give_up_when_stopping:
+                    self._connect_database(give_up_after_s=5.0, honour_stop=False)
+                    if self._writer is None:
+                        return False
+                else:
+                    self._connect_database(give_up_after_s=None)
+                    if self._writer is None:  # stop requested while the database was away
+                        give_up_when_stopping = True
+            except psycopg.Error as exc:
+                # The database refused data that passed validation. Find the
+                # message(s) responsible instead of retrying the batch forever.
+                log.error("batch refused by the database (%s); writing message by message", exc)
+                assert writer is not None
+                result = self._write_one_by_one(writer, batch)
+                break
+        self.source.ack(batch)
+        self.stats.readings_stored += result.stored
+        self.stats.duplicates += result.duplicates
+        self.stats.quarantined += result.quarantined
+        self.stats.record_batch(time.monotonic() - started)
+        return True
+
+    def _write_one_by_one(
+        self, writer: ReadingWriter, batch: Sequence[InboundMessage]
+    ) -> WriteResult:
+        total = WriteResult()
+        for message in batch:
+            decoded = decode_batch([message], self.limits)
+            try:
+                result = writer.write_batch(decoded.readings, decoded.rejections)
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                raise
+            except psycopg.Error as exc:
+                received_at = datetime.fromtimestamp(message.received_at, UTC)
+                refusal = Rejection(f"storage refused: {exc}"[:1000], message.payload)
+                result = writer.write_batch(
+                    [], [ReceivedRejection(message.topic, None, refusal, received_at)]
+                )
+            total.stored += result.stored
+            total.duplicates += result.duplicates
+            total.quarantined += result.quarantined
+        return total
+
+    def log_stats(self) -> None:
+        log.info("ingest counters", extra={**self.stats.snapshot(), "inbox": len(self.inbox)})
+
+    def _connect_database(self, *, give_up_after_s: float | None, honour_stop: bool = True) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+        self._writer = None
+        try:
+            self._conn = connect_with_retry(
+                self.dsn,
+                give_up_after_s=give_up_after_s,
+                should_stop=self.stopping.is_set if honour_stop else lambda: False,
+            )
+        except psycopg.OperationalError:
+            if give_up_after_s == DB_STARTUP_TIMEOUT_S:
+                raise
+            return
+        if self._conn is not None:
+            self._writer = ReadingWriter(self._conn)
+
+    @staticmethod
+    def _check_schema(conn: psycopg.Connection[Any]) -> None:
+        pending = pending_migrations(conn)
+        conn.rollback()
+        if pending:
+            raise SystemExit(
+                f"database schema is not up to date (pending: {', '.join(pending)}); "
+                "run `smartpole db migrate` first"
+            )

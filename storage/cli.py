@@ -1,0 +1,40 @@
+"""`smartpole db ...`: schema management."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from smartpole.settings import Settings
+from storage.connection import connect_with_retry
+from storage.migrate import StoragePolicy, migrate
+
+log = logging.getLogger(__name__)
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = commands.add_parser("db", help="database schema management")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    migrate_cmd = db_commands.add_parser(
+        "migrate", help="create or upgrade the schema and apply TimescaleDB policies"
+    )
+    migrate_cmd.set_defaults(handler=run_migrate)
+
+
+def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    conn = connect_with_retry(settings.require_database_url(), give_up_after_s=60)
+    assert conn is not None
+    with conn:
+        report = migrate(
+            conn,
+            settings.timescaledb,
+            StoragePolicy(settings.compress_after_days, settings.retention_days),
+        )
+    if report.timescaledb:
+        log.info("storage: TimescaleDB %s (hypertables, compression)", report.timescaledb_version)
+    else:
+        log.info("storage: plain PostgreSQL (TimescaleDB extension not active)")
+    log.info("migrations applied: %s", ", ".join(report.applied) or "none (already current)")
+    if report.pending_without_timescaledb:
+        log.info("waiting for TimescaleDB: %s", ", ".join(report.pending_without_timescaledb))
+    return 0

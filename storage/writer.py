@@ -1,0 +1,347 @@
+"""Batch writer: COPY into per-connection staging tables, then merge.
+
+Why staging: COPY cannot say ON CONFLICT, and idempotency is the contract
+(a redelivered or resent reading must not create a second row). So each
+batch is COPYed into temporary tables (fast, no index checks) and merged
+with one INSERT ... SELECT ... ON CONFLICT DO NOTHING per family, whose row
+count tells stored from duplicates. The whole batch, registry updates and
+quarantine included, commits in one transaction: the caller acknowledges the
+MQTT messages only after `write_batch` returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg import sql
+
+from models.readings import (
+    EnvReading,
+    EvConnectorReading,
+    LightReading,
+    PoleStatus,
+    Reading,
+    WifiReading,
+)
+from models.topics import Family, PoleTopic
+from models.wire import Rejection
+from storage.tables import READING_TABLES
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedReading:
+    topic: PoleTopic
+    reading: Reading
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedRejection:
+    topic: str
+    pole_topic: PoleTopic | None
+    rejection: Rejection
+    received_at: datetime
+
+
+@dataclass(slots=True)
+class WriteResult:
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    stored_by_family: dict[Family, int] = field(default_factory=dict)
+
+
+Row = tuple[Any, ...]
+
+
+def _env_row(item: ReceivedReading) -> Row:
+    r = item.reading
+    assert isinstance(r, EnvReading)
+    return (
+        item.topic.pole_id, r.date_observed, item.received_at, r.pm25, r.pm10, r.no2, r.o3,
+        r.temperature, r.relative_humidity, r.atmospheric_pressure, r.laeq, r.lamax,
+    )  # fmt: skip
+
+
+def _light_row(item: ReceivedReading) -> Row:
+    r = item.reading
+    assert isinstance(r, LightReading)
+    return (
+        item.topic.pole_id, r.date_observed, item.received_at, r.power_state,
+        r.illuminance_level, r.active_power, r.total_active_energy_import, r.lamp_status,
+    )  # fmt: skip
+
+
+def _wifi_row(item: ReceivedReading) -> Row:
+    r = item.reading
+    assert isinstance(r, WifiReading)
+    return (
+        item.topic.pole_id, r.date_observed, item.received_at, r.status, r.connected_clients,
+        r.bytes_in, r.bytes_out,
+    )  # fmt: skip
+
+
+def _ev_row(item: ReceivedReading) -> Row:
+    r = item.reading
+    assert isinstance(r, EvConnectorReading)
+    return (
+        item.topic.pole_id, item.topic.connector_id, r.date_observed, item.received_at,
+        r.status.value, r.error_code.value, r.charging_power, r.total_active_energy_import,
+        r.transaction_id,
+    )  # fmt: skip
+
+
+def _status_row(item: ReceivedReading) -> Row:
+    r = item.reading
+    assert isinstance(r, PoleStatus)
+    return (
+        item.topic.pole_id, status_time(item), item.received_at, r.status, r.firmware_version,
+    )  # fmt: skip
+
+
+def status_time(item: ReceivedReading) -> datetime:
+    """A last-will carries no time of its own: it counts from its arrival."""
+    return item.reading.date_observed or item.received_at
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyLayout:
+    columns: tuple[LiteralString, ...]
+    to_row: Callable[[ReceivedReading], Row]
+
+
+_COMMON: tuple[LiteralString, ...] = ("pole_id", "observed_at", "received_at")
+LAYOUTS: dict[Family, FamilyLayout] = {
+    Family.ENV: FamilyLayout(
+        (
+            *_COMMON,
+            "pm25",
+            "pm10",
+            "no2",
+            "o3",
+            "temperature",
+            "relative_humidity",
+            "atmospheric_pressure",
+            "laeq",
+            "lamax",
+        ),
+        _env_row,
+    ),
+    Family.LIGHT: FamilyLayout(
+        (
+            *_COMMON,
+            "power_state",
+            "illuminance_level",
+            "active_power",
+            "total_active_energy_import",
+            "lamp_status",
+        ),
+        _light_row,
+    ),
+    Family.WIFI: FamilyLayout(
+        (*_COMMON, "status", "connected_clients", "bytes_in", "bytes_out"), _wifi_row
+    ),
+    Family.EV: FamilyLayout(
+        (
+            "pole_id",
+            "connector_id",
+            "observed_at",
+            "received_at",
+            "status",
+            "error_code",
+            "charging_power",
+            "total_active_energy_import",
+            "transaction_id",
+        ),
+        _ev_row,
+    ),
+    Family.STATUS: FamilyLayout((*_COMMON, "status", "firmware_version"), _status_row),
+}
+
+CAPABILITY_FAMILIES = frozenset({Family.ENV, Family.LIGHT, Family.WIFI, Family.EV})
+
+
+class ReadingWriter:
+    """Writes batches over one connection it does not own."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self._staging_ready = False
+
+    def write_batch(
+        self, readings: Sequence[ReceivedReading], rejections: Sequence[ReceivedRejection]
+    ) -> WriteResult:
+        """Store one batch in one transaction; returns what was new."""
+        result = WriteResult()
+        with self.conn.transaction():
+            self._ensure_staging()
+            by_family: dict[Family, list[ReceivedReading]] = {}
+            for item in readings:
+                by_family.setdefault(item.topic.family, []).append(item)
+            for family, items in by_family.items():
+                inserted = self._merge_family(family, items)
+                result.stored_by_family[family] = inserted
+                result.stored += inserted
+                result.duplicates += len(items) - inserted
+            self._update_registry(readings, rejections)
+            result.quarantined = self._quarantine(rejections)
+        return result
+
+    def _ensure_staging(self) -> None:
+        if self._staging_ready:
+            return
+        for table in READING_TABLES.values():
+            self.conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
+                ).format(sql.Identifier(f"stage_{table}"), sql.Identifier(table))
+            )
+        self._staging_ready = True
+
+    def _merge_family(self, family: Family, items: Iterable[ReceivedReading]) -> int:
+        layout = LAYOUTS[family]
+        table = READING_TABLES[family]
+        columns = sql.SQL(", ").join(map(sql.Identifier, layout.columns))
+        stage = sql.Identifier(f"stage_{table}")
+        with self.conn.cursor() as cur:
+            copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)
+            with cur.copy(copy_stmt) as copy:
+                for item in items:
+                    copy.write_row(layout.to_row(item))
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} "
+                    "ON CONFLICT DO NOTHING"
+                ).format(table=sql.Identifier(table), columns=columns, stage=stage)
+            )
+            inserted = cur.rowcount
+            # ON COMMIT DELETE ROWS only empties at commit; the next family's
+            # merge must not see this one's rows twice if a batch is retried.
+            cur.execute(sql.SQL("TRUNCATE {}").format(stage))
+        return inserted
+
+    def _update_registry(
+        self, readings: Sequence[ReceivedReading], rejections: Sequence[ReceivedRejection]
+    ) -> None:
+        sightings: dict[str, _Sighting] = {}
+        for item in readings:
+            sighting = sightings.setdefault(item.topic.pole_id, _Sighting(item.received_at))
+            sighting.saw(item.received_at)
+            if item.topic.family in CAPABILITY_FAMILIES:
+                sighting.capabilities.add(item.topic.family.value)
+            if item.topic.family is not Family.STATUS:
+                observed = item.reading.date_observed
+                assert observed is not None
+                if sighting.last_observed is None or observed > sighting.last_observed:
+                    sighting.last_observed = observed
+            else:
+                changed_at = status_time(item)
+                if sighting.status is None or changed_at >= sighting.status[1]:
+                    assert isinstance(item.reading, PoleStatus)
+                    sighting.status = (item.reading, changed_at)
+        for rejected in rejections:
+            if rejected.pole_topic is not None:
+                pole_id = rejected.pole_topic.pole_id
+                sightings.setdefault(pole_id, _Sighting(rejected.received_at)).saw(
+                    rejected.received_at
+                )
+        if not sightings:
+            return
+        # Sorted: two workers updating overlapping poles lock rows in the same
+        # order and so cannot deadlock.
+        pole_ids = sorted(sightings)
+        ordered = [sightings[p] for p in pole_ids]
+        self.conn.execute(
+            """
+            INSERT INTO poles AS p (pole_id, first_seen, last_seen, last_observed_at, capabilities)
+            SELECT pole_id, first_seen, last_seen, last_observed_at,
+                   string_to_array(NULLIF(capabilities, ''), ',')
+            FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
+                        %s::text[]) AS s(pole_id, first_seen, last_seen, last_observed_at,
+                                         capabilities)
+            ON CONFLICT (pole_id) DO UPDATE SET
+                first_seen = LEAST(p.first_seen, EXCLUDED.first_seen),
+                last_seen = GREATEST(p.last_seen, EXCLUDED.last_seen),
+                last_observed_at = GREATEST(p.last_observed_at, EXCLUDED.last_observed_at),
+                capabilities = ARRAY(SELECT DISTINCT c FROM unnest(p.capabilities
+                                     || EXCLUDED.capabilities) AS c ORDER BY c),
+                updated_at = now()
+            """,
+            (
+                pole_ids,
+                [s.first_seen for s in ordered],
+                [s.last_seen for s in ordered],
+                [s.last_observed for s in ordered],
+                [",".join(sorted(s.capabilities)) for s in ordered],
+            ),
+        )
+        changes = [(p, s.status) for p, s in zip(pole_ids, ordered, strict=True) if s.status]
+        if changes:
+            # Newest device time wins: a late, older status never overrides a newer one.
+            self.conn.execute(
+                """
+                UPDATE poles AS p SET status = c.status, status_since = c.changed_at,
+                       firmware_version = COALESCE(c.firmware_version, p.firmware_version),
+                       updated_at = now()
+                FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[])
+                     AS c(pole_id, status, changed_at, firmware_version)
+                WHERE p.pole_id = c.pole_id
+                  AND (p.status_since IS NULL OR c.changed_at >= p.status_since)
+                """,
+                (
+                    [p for p, _ in changes],
+                    [s.status for _, (s, _) in changes],
+                    [at for _, (_, at) in changes],
+                    [s.firmware_version for _, (s, _) in changes],
+                ),
+            )
+
+    def _quarantine(self, rejections: Sequence[ReceivedRejection]) -> int:
+        if not rejections:
+            return 0
+        merged: dict[tuple[str, bytes, int | None], list[Any]] = {}
+        for item in rejections:
+            digest = hashlib.sha256(item.rejection.raw).digest()
+            key = (item.topic, digest, item.rejection.item_index)
+            if key in merged:
+                merged[key][1] = max(merged[key][1], item.received_at)
+                merged[key][2] += 1
+                continue
+            pole_topic = item.pole_topic
+            merged[key] = [
+                item.received_at, item.received_at, 1, item.topic,
+                pole_topic.pole_id if pole_topic else None,
+                pole_topic.family.value if pole_topic else None,
+                item.rejection.item_index, item.rejection.reason, item.rejection.raw, digest,
+            ]  # fmt: skip
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                """
+                INSERT INTO quarantine AS q (received_at, last_received_at, times_seen, topic,
+                    pole_id, family, item_index, reason, payload, payload_sha256)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (topic, payload_sha256, item_index) DO UPDATE SET
+                    times_seen = q.times_seen + EXCLUDED.times_seen,
+                    last_received_at = GREATEST(q.last_received_at, EXCLUDED.last_received_at)
+                """,
+                [tuple(row) for row in merged.values()],
+            )
+        return len(rejections)
+
+
+@dataclass(slots=True)
+class _Sighting:
+    first_seen: datetime
+    last_seen: datetime | None = None
+    last_observed: datetime | None = None
+    capabilities: set[str] = field(default_factory=set)
+    status: tuple[PoleStatus, datetime] | None = None
+
+    def saw(self, received_at: datetime) -> None:
+        self.first_seen = min(self.first_seen, received_at)
+        self.last_seen = received_at if self.last_seen is None else max(self.last_seen, received_at)
