@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ingest.inbox import InboundMessage
-from models.wire import DecodeLimits, decode_message
+from models.wire import DecodedMessage, DecodeLimits, Rejection, decode_message
 from storage.writer import ReceivedReading, ReceivedRejection
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -21,7 +24,12 @@ def decode_batch(messages: Sequence[InboundMessage], limits: DecodeLimits) -> De
     batch = DecodedBatch()
     for message in messages:
         received_at = datetime.fromtimestamp(message.received_at, UTC)
-        decoded = decode_message(message.topic, message.payload, received_at, limits)
+        try:
+            decoded = decode_message(message.topic, message.payload, received_at, limits)
+        except Exception as exc:  # a decoder bug must cost one message, not the worker
+            log.exception("could not decode a message on %r", message.topic[:200])
+            reason = f"internal error while decoding: {type(exc).__name__}"
+            decoded = DecodedMessage(None, rejections=[Rejection(reason, message.payload[:4096])])
         if decoded.topic is not None:
             batch.readings.extend(
                 ReceivedReading(decoded.topic, reading, received_at) for reading in decoded.readings

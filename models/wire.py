@@ -83,14 +83,14 @@ def decode_message(
     for index, item in enumerate(items):
         item_index = index if indexed else None
         if not isinstance(item, dict):
-            raw = orjson.dumps(item) if indexed else payload
+            raw = _item_bytes(item, payload, indexed)
             reason = f"a reading must be a JSON object, got {type(item).__name__}"
             decoded.rejections.append(Rejection(_prefixed(reason, item_index), raw, item_index))
             continue
         try:
             decoded.readings.append(model.model_validate(item, context=context))
         except ValidationError as exc:
-            raw = orjson.dumps(item) if indexed else payload
+            raw = _item_bytes(item, payload, indexed)
             reason = _prefixed(describe_validation_error(exc), item_index)
             decoded.rejections.append(Rejection(reason, raw, item_index))
     return decoded
@@ -110,10 +110,23 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts)[:MAX_REASON_CHARS]
 
 
+def _item_bytes(item: Any, payload: bytes, indexed: bool) -> bytes:
+    """The bytes to quarantine for one array element (the whole payload otherwise)."""
+    if not indexed:
+        return payload
+    try:
+        return orjson.dumps(item)
+    except (TypeError, RecursionError):  # absurdly deep nesting: keep the original
+        return payload
+
+
 def _prefixed(reason: str, item_index: int | None) -> str:
     return reason if item_index is None else f"item {item_index}: {reason}"
 
 
 def _short_repr(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"a deeply nested {type(value).__name__}"
     return text if len(text) <= 60 else text[:57] + "..."

@@ -30,6 +30,7 @@ from models.readings import (
 )
 from models.topics import Family, PoleTopic
 from models.wire import Rejection
+from storage.rollups import MERGE_ENV_WITH_ROLLUP
 from storage.tables import READING_TABLES
 
 
@@ -213,13 +214,19 @@ class ReadingWriter:
             with cur.copy(copy_stmt) as copy:
                 for item in items:
                     copy.write_row(layout.to_row(item))
-            cur.execute(
-                sql.SQL(
-                    "INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} "
-                    "ON CONFLICT DO NOTHING"
-                ).format(table=sql.Identifier(table), columns=columns, stage=stage)
-            )
-            inserted = cur.rowcount
+            if family is Family.ENV:
+                cur.execute(MERGE_ENV_WITH_ROLLUP)
+                row = cur.fetchone()
+                assert row is not None
+                inserted = int(row[0])
+            else:
+                cur.execute(
+                    sql.SQL(
+                        "INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} "
+                        "ON CONFLICT DO NOTHING"
+                    ).format(table=sql.Identifier(table), columns=columns, stage=stage)
+                )
+                inserted = cur.rowcount
             # ON COMMIT DELETE ROWS only empties at commit; the next family's
             # merge must not see this one's rows twice if a batch is retried.
             cur.execute(sql.SQL("TRUNCATE {}").format(stage))
@@ -260,7 +267,7 @@ class ReadingWriter:
             """
             INSERT INTO poles AS p (pole_id, first_seen, last_seen, last_observed_at, capabilities)
             SELECT pole_id, first_seen, last_seen, last_observed_at,
-                   string_to_array(NULLIF(capabilities, ''), ',')
+                   coalesce(string_to_array(NULLIF(capabilities, ''), ','), '{}')
             FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
                         %s::text[]) AS s(pole_id, first_seen, last_seen, last_observed_at,
                                          capabilities)
