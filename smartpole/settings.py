@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MQTT_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
@@ -132,6 +133,96 @@ class Settings(BaseSettings):
     )
     timezone: str = Field(
         default="Europe/Berlin", description="Time zone of local days (daily rollups, API default)."
+    )
+
+    # --- api (open-data REST API) -------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Address `smartpole api` listens on.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port of `smartpole api`.")
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Key for the admin endpoints (header X-API-Key). Unset: admin endpoints "
+        "refuse every request with 403; public reads never need a key.",
+    )
+    api_cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins allowed by CORS, e.g. https://app.example.org; "
+        "`*` allows any; empty disables CORS headers.",
+    )
+    api_pool_size: int = Field(
+        default=10, ge=1, le=200, description="Database connections held by one API process."
+    )
+    api_page_size: int = Field(
+        default=1000, ge=1, le=10000, description="Items per page when a request sets no limit."
+    )
+    api_max_raw_range_days: int = Field(
+        default=31,
+        ge=1,
+        description="Longest time range a raw (unaggregated) JSON series may span; longer "
+        "ranges are refused with a hint to aggregate, page or use the CSV export.",
+    )
+    api_cache_max_age_s: int = Field(
+        default=30, ge=0, description="Cache-Control max-age of public read responses."
+    )
+    api_expected_cadence_s: int = Field(
+        default=300,
+        ge=1,
+        description="A pole silent for longer than this (platform clock) counts as offline, "
+        "even without a last-will.",
+    )
+    api_stale_sensor_s: int = Field(
+        default=1800,
+        ge=1,
+        description="A sensor family whose newest reading (device clock) is older than this "
+        "counts as stale.",
+    )
+    data_license: str = Field(
+        default="DL-DE-BY-2.0",
+        description="License id of the open data, stated in every API response and the docs.",
+    )
+    data_license_url: str = Field(
+        default="https://www.govdata.de/dl-de/by-2-0",
+        description="Where the data license text is published.",
+    )
+
+    # --- dashboards (Grafana) -----------------------------------------------
+    grafana_token: SecretStr | None = Field(
+        default=None,
+        description="Grafana service account token for `smartpole dashboards push` when "
+        "--token is not given.",
+    )
+    grafana_db_password: SecretStr | None = Field(
+        default=None,
+        description="Password of Grafana's PostgreSQL datasource user: `smartpole dashboards "
+        "push` uploads it; Grafana's provisioning file reads the same variable from "
+        "Grafana's own environment.",
+    )
+
+    # --- local run (`smartpole up`) -----------------------------------------
+    state_dir: Path = Field(
+        default=Path(".state"),
+        description="Where `smartpole up` keeps its local PostgreSQL cluster, broker "
+        "persistence and logs; reused on the next run. Relative paths start at the working "
+        "directory.",
+    )
+    local_pg_port: int = Field(
+        default=15432,
+        ge=1,
+        le=65535,
+        description="Port of the local PostgreSQL that `smartpole up` starts (127.0.0.1 only) "
+        "when SMARTPOLE_DATABASE_URL is unset; not 5432, so it never meets a system PostgreSQL.",
+    )
+    local_mqtt_port: int = Field(
+        default=11883,
+        ge=1,
+        le=65535,
+        description="Port of the local Mosquitto that `smartpole up` starts (127.0.0.1 only) "
+        "when SMARTPOLE_MQTT_URL is unset; not 1883, so it never meets a system broker.",
+    )
+    up_simulated_poles: int = Field(
+        default=25,
+        ge=0,
+        le=10000,
+        description="Size of the simulated fleet `smartpole up` runs; 0 runs no simulator.",
     )
 
     # --- logging -----------------------------------------------------------
