@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -25,6 +26,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from ingest.buffered_socket import BufferedSocket
 from ingest.inbox import InboundMessage, Inbox
 from models.topics import SUBSCRIPTION_FILTER
 from smartpole.settings import MqttEndpoint
@@ -112,6 +114,10 @@ class MqttSource:
             log.error("broker refused the connection: %s", reason_code)
             return
         self.connection += 1
+        # Safe here: paho has consumed exactly the CONNACK, nothing is buffered yet.
+        raw_socket = client._sock
+        if isinstance(raw_socket, socket.socket):  # ssl.SSLSocket is one too
+            client._sock = BufferedSocket(raw_socket)  # type: ignore[assignment,unused-ignore]
         log.info(
             "connected to %s (session present: %s); subscribing %s",
             self.endpoint.redacted(),

@@ -100,7 +100,9 @@ def migrate(
     mode: TimescaleMode = "auto",
     policy: StoragePolicy | None = None,
 ) -> MigrationReport:
-    """Bring the schema up to date. Safe to run any number of times."""
+    """Bring the schema up to date. Safe to run any number of times.
+
+    Leaves `conn` in autocommit mode: each migration manages its own transaction."""
     policy = policy or StoragePolicy()
     conn.autocommit = True
     conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))

@@ -23,12 +23,14 @@ class IngestProcess:
             **{f"SMARTPOLE_{k.upper()}": str(v) for k, v in settings.items()},
         }
         self.logfile = logfile
+        # e.g. ["py-spy", "record", "-o", "out.txt", "--format", "raw", "--"] to profile
+        self.wrapper: list[str] = []
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> IngestProcess:
         with self.logfile.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "smartpole.cli", "ingest"],
+                [*self.wrapper, sys.executable, "-m", "smartpole.cli", "ingest"],
                 env=self.env,
                 stdout=log,
                 stderr=log,

@@ -1,0 +1,233 @@
+"""Ingest drain benchmark: how fast does a worker empty a backlog?
+
+1. Start a throwaway PostgreSQL and Mosquitto (the test harness's), migrate.
+2. Run the ingest worker once so its persistent session and shared
+   subscription exist, then stop it.
+3. Queue a backlog for that session while ingest is stopped (several paho
+   publisher processes, QoS 1).
+4. Start ingest and time until every reading is committed: the drain rate.
+5. Baseline in the same run: COPY the same rows straight into an identical,
+   empty table in batches of the same size (the raw PostgreSQL ceiling).
+
+Prints one JSON line. A program, not a test: it never fails on a timing.
+
+    python -m bench.ingest [--readings 200000] [--per-message 1] [--batch-size 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import signal
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from storage.migrate import migrate
+from tests.support.ingest_process import IngestProcess
+from tests.support.services import (
+    create_database,
+    running_mosquitto,
+    running_postgres,
+    wait_until,
+)
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+POLES = 1000
+
+
+def reading(index: int) -> dict[str, Any]:
+    """Reading number `index`: pole index % POLES, one per minute per pole."""
+    return {
+        "dateObserved": (START + timedelta(minutes=index // POLES)).isoformat(),
+        "pm25": 8.0 + index % 13,
+        "pm10": 15.0 + index % 17,
+        "no2": 30.0 + index % 23,
+        "o3": 50.0 + index % 11,
+        "temperature": 7.5,
+        "relativeHumidity": 80.0,
+        "atmosphericPressure": 1013.0,
+        "LAeq": 55.0,
+        "LAmax": 70.0,
+    }
+
+
+def messages_for(
+    worker: int, workers: int, readings: int, per_message: int
+) -> list[tuple[str, bytes]]:
+    out = []
+    # Walk pole by pole so an array message holds one pole's consecutive readings.
+    for pole in range(worker, POLES, workers):
+        indexes = list(range(pole, readings, POLES))
+        topic = f"smartpole/v1/poles/B-{pole:04d}/env"
+        for start in range(0, len(indexes), per_message):
+            chunk = [reading(i) for i in indexes[start : start + per_message]]
+            out.append((topic, orjson.dumps(chunk[0] if per_message == 1 else chunk)))
+    return out
+
+
+def publish_worker(port: int, worker: int, workers: int, readings: int, per_message: int) -> None:
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=f"bench-publisher-{worker}",
+        protocol=MQTTProtocolVersion.MQTTv5,
+    )
+    client.max_inflight_messages_set(2000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    infos = [
+        client.publish(t, p, qos=1) for t, p in messages_for(worker, workers, readings, per_message)
+    ]
+    for info in infos:
+        info.wait_for_publish(120)
+    client.disconnect()
+    client.loop_stop()
+
+
+def copy_ceiling(url: str, readings: int, batch_size: int) -> float:
+    """Rows/s of COPY of the same rows into an empty table shaped like env_readings."""
+    columns = (
+        "pole_id, observed_at, received_at, pm25, pm10, no2, o3, temperature,"
+        " relative_humidity, atmospheric_pressure, laeq, lamax"
+    )
+    now = datetime.now(UTC)
+    rows = []
+    for i in range(readings):
+        r = reading(i)
+        rows.append(
+            (f"B-{i % POLES:04d}", START + timedelta(minutes=i // POLES), now, r["pm25"],
+             r["pm10"], r["no2"], r["o3"], r["temperature"], r["relativeHumidity"],
+             r["atmosphericPressure"], r["LAeq"], r["LAmax"])
+        )  # fmt: skip
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE copy_ceiling (LIKE env_readings INCLUDING ALL)")
+        conn.commit()
+        started = time.perf_counter()
+        for start in range(0, readings, batch_size):
+            with (
+                conn.cursor() as cur,
+                cur.copy(f"COPY copy_ceiling ({columns}) FROM STDIN") as copy,
+            ):
+                for row in rows[start : start + batch_size]:
+                    copy.write_row(row)
+            conn.commit()
+        return readings / (time.perf_counter() - started)
+
+
+def count_rows(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM env_readings").fetchone()
+        return int(row[0]) if row else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--readings", type=int, default=200_000)
+    parser.add_argument("--per-message", type=int, default=1, help="readings per MQTT message")
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--publishers", type=int, default=4)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="ingest processes in the shared subscription"
+    )
+    parser.add_argument("--profile", help="write a py-spy profile (raw stacks) of the drain here")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="smartpole-bench-") as tmp:
+        work = Path(tmp)
+        with running_postgres(work / "pg") as pg, running_mosquitto(work / "mqtt") as broker:
+            url = create_database(pg, "bench")
+            with psycopg.connect(url) as conn:
+                migrate(conn, "off")
+            workers = [
+                IngestProcess(
+                    url, broker.url, work / f"ingest-{n}.log",
+                    mqtt_client_id=f"bench-ingest-{n}",
+                    ingest_batch_size=args.batch_size, ingest_batch_max_age_ms=200,
+                    ingest_stats_interval_s=5,
+                )
+                for n in range(args.workers)
+            ]  # fmt: skip
+            for worker in workers:  # creates each persistent session and its subscription
+                worker.start()
+            for worker in workers:
+                wait_until(lambda w=worker: "subscribed to" in w.log_text(), 30, "subscription")  # type: ignore[misc]
+                worker.stop()
+
+            published_at = time.perf_counter()
+            procs = [
+                multiprocessing.Process(
+                    target=publish_worker,
+                    args=(broker.port, w, args.publishers, args.readings, args.per_message),
+                )
+                for w in range(args.publishers)
+            ]
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join()
+            publish_s = time.perf_counter() - published_at
+            print(
+                f"backlog of {args.readings} readings queued in {publish_s:.1f} s", file=sys.stderr
+            )
+
+            if args.profile:
+                workers[0].wrapper = [
+                    "py-spy", "record", "-r", "200", "-o", args.profile, "--format", "raw", "--"
+                ]  # fmt: skip
+            started = time.perf_counter()
+            for worker in workers:
+                worker.start()
+            first_commit: list[float] = []
+
+            def drained() -> bool:
+                n = count_rows(url)
+                if n and not first_commit:
+                    first_commit.append(time.perf_counter())
+                return n >= args.readings
+
+            wait_until(drained, 600, "backlog drained", interval=0.02)
+            drain_s = time.perf_counter() - started
+            for worker in workers:
+                worker.stop(signal.SIGINT)  # py-spy writes its profile on SIGINT
+            stored = count_rows(url)
+            ceiling = copy_ceiling(url, args.readings, args.batch_size)
+
+    drain_rate = args.readings / drain_s
+    print(
+        orjson.dumps(
+            {
+                "benchmark": "ingest_drain",
+                "readings": args.readings,
+                "readings_per_message": args.per_message,
+                "batch_size": args.batch_size,
+                "ingest_workers": args.workers,
+                "stored": stored,
+                "drain_seconds": round(drain_s, 2),
+                "drain_readings_per_s": round(drain_rate),
+                "drain_readings_per_s_after_first_commit": round(
+                    args.readings / (time_after(first_commit, started, drain_s))
+                ),
+                "copy_ceiling_rows_per_s": round(ceiling),
+                "ratio_to_copy_ceiling": round(drain_rate / ceiling, 3),
+            }
+        ).decode()
+    )
+
+
+def time_after(first_commit: list[float], started: float, drain_s: float) -> float:
+    return drain_s - (first_commit[0] - started) if first_commit else drain_s
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Migrations on plain PostgreSQL and on TimescaleDB (the PGlite build)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from storage.migrate import MigrationError, StoragePolicy, migrate, pending_migrations
+from storage.rollups import MERGE_ENV_WITH_ROLLUP
+from tests.support.pglite import running_pglite
+
+READING_TABLES = {"env_readings", "light_readings", "wifi_readings", "ev_readings", "status_events"}
+
+
+def test_plain_postgresql_migrates_and_reruns_as_a_no_op(empty_database_url: str) -> None:
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        assert pending_migrations(conn) == ["0001_core", "0003_env_hourly"]
+        first = migrate(conn, "auto")
+        again = migrate(conn, "auto")
+        assert first.timescaledb is False
+        assert first.applied == ["0001_core", "0003_env_hourly"]
+        assert first.pending_without_timescaledb == [
+            "0002_hypertables",
+            "0004_env_hourly_hypertable",
+        ]
+        assert again.applied == []
+        assert pending_migrations(conn) == []
+        tables = {
+            r[0]
+            for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        }
+        assert READING_TABLES | {"poles", "quarantine", "env_hourly", "schema_migrations"} <= tables
+
+
+def test_requiring_timescaledb_where_it_is_missing_fails_clearly(empty_database_url: str) -> None:
+    with (
+        psycopg.connect(empty_database_url) as conn,
+        pytest.raises(MigrationError, match="not installed"),
+    ):
+        migrate(conn, "on")
+
+
+@pytest.fixture(scope="module")
+def timescale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_pglite(tmp_path_factory.mktemp("pglite")) as dsn:
+        yield dsn
+
+
+def jobs(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT proc_name, hypertable_name, config FROM timescaledb_information.jobs"
+        " WHERE hypertable_name IS NOT NULL"
+    ).fetchall()
+    return {(proc, table): config for proc, table, config in rows}
+
+
+@pytest.mark.timescale
+def test_timescaledb_gets_hypertables_compression_and_policies(timescale: str) -> None:
+    with psycopg.connect(timescale) as conn:
+        # Start on plain tables with data in them: migrating later converts them.
+        migrate(conn, "off")
+        conn.execute(
+            "INSERT INTO env_readings (pole_id, observed_at, received_at, pm10)"
+            " VALUES ('A', '2026-01-01T00:00Z', now(), 10)"
+        )
+        report = migrate(conn, "on", StoragePolicy(compress_after_days=3, retention_days=400))
+        assert report.timescaledb and report.timescaledb_version
+        assert report.applied == ["0002_hypertables", "0004_env_hourly_hypertable"]
+
+        hypertables = {
+            name: compressed
+            for name, compressed in conn.execute(
+                "SELECT hypertable_name, compression_enabled"
+                " FROM timescaledb_information.hypertables"
+            )
+        }
+        assert hypertables == {**dict.fromkeys(READING_TABLES, True), "env_hourly": False}
+        segment_by = conn.execute(
+            "SELECT attname FROM timescaledb_information.compression_settings"
+            " WHERE hypertable_name = 'ev_readings' AND segmentby_column_index IS NOT NULL"
+            " ORDER BY segmentby_column_index"
+        ).fetchall()
+        assert segment_by == [("pole_id",), ("connector_id",)]
+        configured = jobs(conn)
+        for table in READING_TABLES:
+            assert configured[("policy_compression", table)]["compress_after"] == "3 days"
+            assert configured[("policy_retention", table)]["drop_after"] == "400 days"
+        assert conn.execute("SELECT count(*) FROM env_readings").fetchone() == (1,)
+
+        # Policies follow the settings on the next run; the schema is not touched again.
+        rerun = migrate(conn, "on", StoragePolicy(compress_after_days=7, retention_days=0))
+        assert rerun.applied == []
+        configured = jobs(conn)
+        assert not any(proc == "policy_retention" for proc, _ in configured)
+        assert configured[("policy_compression", "env_readings")]["compress_after"] == "7 days"
+
+
+@pytest.mark.timescale
+def test_merge_and_rollup_work_on_compressed_hypertables(timescale: str) -> None:
+    """The writer's merge (minus COPY, which PGlite cannot do) on TimescaleDB,
+    including a late duplicate and a late new reading into a compressed chunk."""
+    with psycopg.connect(timescale) as conn:
+        migrate(conn, "on")
+        conn.execute("TRUNCATE env_readings, env_hourly")
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS stage_env_readings (LIKE env_readings)")
+        old = datetime(2025, 6, 1, tzinfo=UTC)
+
+        def merge(minutes: list[int], pm10: float) -> int:
+            conn.execute("TRUNCATE stage_env_readings")
+            for m in minutes:
+                conn.execute(
+                    "INSERT INTO stage_env_readings (pole_id, observed_at, received_at, pm10, laeq)"
+                    " VALUES ('A', %s, now(), %s, 60)",
+                    (old + timedelta(minutes=m), pm10),
+                )
+            row = conn.execute(MERGE_ENV_WITH_ROLLUP).fetchone()
+            assert row is not None
+            return int(row[0])
+
+        assert merge(list(range(0, 120, 10)), 20.0) == 12
+        conn.commit()
+        compression_job = jobs_ids(conn, "policy_compression", "env_readings")
+        conn.execute("CALL run_job(%s)", (compression_job,))
+        conn.commit()
+        compressed = conn.execute(
+            "SELECT count(*) FROM timescaledb_information.chunks"
+            " WHERE hypertable_name = 'env_readings' AND is_compressed"
+        ).fetchone()
+        assert compressed == (1,)
+        assert merge([0, 10], 99.0) == 0  # redelivered into a compressed chunk: no duplicate
+        assert merge([5], 50.0) == 1  # late, new, into a compressed chunk
+        conn.commit()
+        assert conn.execute("SELECT count(*), max(pm10) FROM env_readings").fetchone() == (13, 50.0)
+        hourly = conn.execute(
+            "SELECT bucket, readings, pm10_count, pm10_sum, pm10_max"
+            " FROM env_hourly ORDER BY bucket"
+        ).fetchall()
+        assert hourly == [
+            (old, 7, 7, 170.0, 50.0),
+            (old + timedelta(hours=1), 6, 6, 120.0, 20.0),
+        ]
+
+
+def jobs_ids(conn: psycopg.Connection[Any], proc: str, table: str) -> int:
+    row = conn.execute(
+        "SELECT job_id FROM timescaledb_information.jobs"
+        " WHERE proc_name = %s AND hypertable_name = %s",
+        (proc, table),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
