@@ -3,33 +3,44 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-import ingest.cli
-import storage.cli
 from smartpole.logs import configure_logging
 from smartpole.settings import Settings
 
-COMMAND_MODULES = (storage.cli, ingest.cli)
+# Command -> module with `register(commands)`. Imported lazily: an ingest
+# worker should not pay for importing the API or the Grafana SDK at start-up.
+COMMAND_MODULES: dict[str, str] = {
+    "db": "storage.cli",
+    "ingest": "ingest.cli",
+    "api": "api.cli",
+    "dashboards": "dashboards.cli",
+    "simulate": "simulators.cli",
+    "up": "smartpole.up",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for `command` only when it is known, else for every command (help)."""
     parser = argparse.ArgumentParser(
         prog="smartpole",
         description="Telemetry platform for smart poles. Configuration: SMARTPOLE_* "
         "environment variables (see README).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        module.register(commands)
+    names = [command] if command in COMMAND_MODULES else list(COMMAND_MODULES)
+    for name in names:
+        importlib.import_module(COMMAND_MODULES[name]).register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         settings = Settings()
     except ValidationError as exc:
