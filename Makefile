@@ -1,4 +1,4 @@
-.PHONY: test check bootstrap
+.PHONY: test check bootstrap run settings-table
 
 # The one command that runs the tests (installs what is missing first).
 test:
@@ -6,3 +6,12 @@ test:
 
 bootstrap:
 	scripts/bootstrap
+
+# The one command that runs the platform (README: `make run`): installs what is
+# missing, then `smartpole up`. Ctrl-C stops everything it started.
+run: bootstrap
+	.venv/bin/smartpole up
+
+# Regenerates the configuration reference in README.md from smartpole/settings.py.
+settings-table: bootstrap
+	.venv/bin/python -m smartpole.settings_table --write

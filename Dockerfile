@@ -1,0 +1,38 @@
+# The smartpole image: one image, one command per service.
+#   docker run IMAGE ingest        an ingest worker (scale by running more)
+#   docker run IMAGE api           the REST API on SMARTPOLE_API_HOST:SMARTPOLE_API_PORT
+#   docker run IMAGE db migrate    create or upgrade the schema
+# Configuration is SMARTPOLE_* environment variables (README: Configuration).
+
+# Pinned, so a rebuild gets the same interpreter and OS packages.
+FROM python:3.11.11-slim-bookworm AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY models ./models
+COPY storage ./storage
+COPY ingest ./ingest
+COPY api ./api
+COPY simulators ./simulators
+COPY dashboards ./dashboards
+COPY smartpole ./smartpole
+# Wheels for smartpole and every dependency; the runtime stage installs them
+# without a compiler or network access.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    SMARTPOLE_API_HOST=0.0.0.0 \
+    SMARTPOLE_LOG_FORMAT=json
+RUN useradd --system --uid 10001 --no-create-home --home-dir /nonexistent smartpole
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir --no-index /wheels/*.whl && rm -rf /wheels
+# Nothing in the container needs root; the services only open outgoing
+# connections and (api) one port above 1024.
+USER smartpole
+EXPOSE 8000
+# SIGTERM (docker stop) makes ingest flush and ack what it holds: give it time
+# with `stop_grace_period` (docker-compose.yml) rather than killing it.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["smartpole"]
+CMD ["api"]

@@ -1,0 +1,152 @@
+"""docker-compose.yml, Dockerfile and mosquitto.conf, checked without a Docker
+engine: pinned images, healthchecks, every smartpole variable known to the
+settings, every mounted path present, every ${VAR} documented."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from smartpole.settings import Settings
+from tests.deploy.launch import REPO
+
+COMPOSE = REPO / "docker-compose.yml"
+SETTING_VARIABLES = {f"SMARTPOLE_{name.upper()}" for name in Settings.model_fields}
+# A tag that names a release: digits and dots, optionally a suffix (-pg16, -slim-...).
+PINNED_TAG = re.compile(r"^\d+(\.\d+)+(-[a-z0-9.-]+)?$")
+INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return loaded
+
+
+def _services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = compose["services"]
+    return services
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    merged = {str(k): str(v) for k, v in env.items()}
+    for env_file in service.get("env_file", []):
+        for line in (REPO / env_file).read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                key, value = line.split("=", 1)
+                merged.setdefault(key, value)
+    return merged
+
+
+def _is_smartpole(service: dict[str, Any]) -> bool:
+    return "build" in service
+
+
+def test_the_platform_services_are_all_there(compose: dict[str, Any]) -> None:
+    assert {"timescaledb", "mosquitto", "migrate", "ingest", "api", "grafana"} <= set(
+        _services(compose)
+    )
+    ingest = _services(compose)["ingest"]
+    api = _services(compose)["api"]
+    assert ingest["command"] == ["ingest"]
+    assert api["command"] == ["api"]
+    # Scalable: no fixed container name or published port on the workers.
+    assert "container_name" not in ingest
+    assert "ports" not in ingest
+
+
+def test_third_party_images_are_pinned(compose: dict[str, Any]) -> None:
+    for name, service in _services(compose).items():
+        if _is_smartpole(service):
+            continue
+        image = service["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository, f"{name}: image {image!r} has no tag"
+        assert PINNED_TAG.match(tag), f"{name}: {image!r} is not pinned to a release"
+    images = {s["image"].split(":")[0] for s in _services(compose).values() if "image" in s}
+    assert {"timescale/timescaledb", "eclipse-mosquitto", "grafana/grafana"} <= images
+
+
+def test_dockerfile_base_image_is_pinned() -> None:
+    bases = re.findall(r"^FROM\s+(\S+)", (REPO / "Dockerfile").read_text(), re.MULTILINE)
+    assert bases
+    for base in bases:
+        assert PINNED_TAG.match(base.rpartition(":")[2]), base
+
+
+def test_every_long_running_service_has_a_healthcheck(compose: dict[str, Any]) -> None:
+    for name, service in _services(compose).items():
+        if service.get("restart") == "no":  # one-shot jobs (migrate) finish instead
+            continue
+        check = service.get("healthcheck")
+        assert check and check.get("test"), f"{name} has no healthcheck"
+
+
+def test_smartpole_services_set_only_known_settings(compose: dict[str, Any]) -> None:
+    for name, service in _services(compose).items():
+        if not _is_smartpole(service):
+            continue
+        env = _environment(service)
+        assert env, f"{name} has no environment"
+        unknown = set(env) - SETTING_VARIABLES
+        assert not unknown, f"{name} sets variables no setting reads: {unknown}"
+        assert "SMARTPOLE_DATABASE_URL" in env
+        assert "SMARTPOLE_MQTT_URL" in env
+
+
+def test_grafana_gets_every_variable_its_provisioning_reads(compose: dict[str, Any]) -> None:
+    provisioning = REPO / "dashboards" / "provisioning"
+    wanted = {
+        match[1]
+        for path in provisioning.rglob("*.yaml")
+        for match in INTERPOLATION.finditer(path.read_text())
+    }
+    env = _environment(_services(compose)["grafana"])
+    assert wanted <= set(env), f"missing for Grafana: {wanted - set(env)}"
+
+
+def test_mounted_paths_exist(compose: dict[str, Any]) -> None:
+    for name, service in _services(compose).items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("."):
+                assert (REPO / source).exists(), f"{name} mounts missing {source}"
+    grafana_mounts = dict(v.split(":")[:2] for v in _services(compose)["grafana"]["volumes"])
+    assert grafana_mounts["./dashboards/provisioning"] == "/etc/grafana/provisioning"
+    for kind in ("datasources", "dashboards", "alerting"):
+        assert list((REPO / "dashboards/provisioning" / kind).glob("*.yaml")), kind
+    provider = yaml.safe_load(
+        (REPO / "dashboards/provisioning/dashboards/smartpole.yaml").read_text()
+    )
+    dashboards_path = provider["providers"][0]["options"]["path"]
+    assert grafana_mounts["./dashboards/json"] == dashboards_path
+    assert list((REPO / "dashboards/json").glob("*.json"))
+
+
+def test_every_interpolated_variable_is_documented_in_env_example() -> None:
+    used = {match[1] for match in INTERPOLATION.finditer(COMPOSE.read_text())}
+    example = {
+        line.split("=", 1)[0]
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert used == example, f"only in compose: {used - example}; unused: {example - used}"
+
+
+def test_broker_lets_oversized_payloads_through_to_the_quarantine() -> None:
+    directives = dict(
+        line.split(None, 1)
+        for line in (REPO / "mosquitto.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    limit_field = Settings.model_fields["ingest_max_payload_bytes"]
+    assert int(directives["message_size_limit"]) > int(limit_field.default)
+    assert directives["max_queued_messages"] == "0"
+    assert directives["persistence"] == "true"
+    assert directives["listener"] == "1883"

@@ -1,0 +1,149 @@
+"""`smartpole up` itself: refusing taken ports and bad settings cleanly,
+using external services without starting its own, and the local broker
+configuration it derives from the repository's mosquitto.conf."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from smartpole.local_services import REPO_MOSQUITTO_CONF, render_local_mosquitto_conf
+from tests.deploy.launch import REPO, Launch, launch_env, processes_marked
+from tests.support import samples
+from tests.support.mqtt import TestPublisher
+from tests.support.services import MosquittoServer, wait_until
+
+UP = [sys.executable, "-m", "smartpole.cli", "up"]
+
+
+@pytest.fixture
+def occupied_port() -> Iterator[int]:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("setting", "what"),
+    [
+        ("api_port", "API"),
+        ("local_pg_port", "PostgreSQL"),
+        ("local_mqtt_port", "Mosquitto"),
+    ],
+)
+def test_a_taken_port_is_reported_and_nothing_starts(
+    tmp_path: Path, occupied_port: int, setting: str, what: str
+) -> None:
+    state_dir = tmp_path / "state"
+    env = launch_env(state_dir, **{setting: occupied_port})
+    result = subprocess.run(
+        UP, cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    expected = (
+        f"{what} port {occupied_port} on 127.0.0.1 is already in use; "
+        f"set SMARTPOLE_{setting.upper()} to a free port"
+    )
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (state_dir / "postgres").exists()
+    assert not processes_marked(str(state_dir))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SMARTPOLE_LOCAL_PG_PORT", "70000"),
+        ("SMARTPOLE_LOCAL_MQTT_PORT", "0"),
+        ("SMARTPOLE_API_PORT", "eighty"),
+        ("SMARTPOLE_UP_SIMULATED_POLES", "-1"),
+        ("SMARTPOLE_DATABASE_URL", "mysql://root@localhost/smartpole"),
+        ("SMARTPOLE_MQTT_URL", "http://broker:1883"),
+    ],
+)
+def test_invalid_settings_are_refused_with_the_variable_named(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    env = {**launch_env(tmp_path / "state"), variable: value}
+    result = subprocess.run(
+        UP, cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert f"invalid configuration: {variable}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "state").exists()
+
+
+def test_with_external_services_it_starts_none_of_its_own(
+    tmp_path: Path, database_url: str, mosquitto: MosquittoServer, publisher: TestPublisher
+) -> None:
+    state_dir = tmp_path / "state"
+    env = launch_env(
+        state_dir,
+        database_url=database_url,
+        mqtt_url=mosquitto.url,
+        up_simulated_poles=0,
+        mqtt_client_id="up-external-test",
+    )
+    launch = Launch.start(UP, env, tmp_path / "up.log")
+    try:
+        launch.wait_for_output("Ctrl-C stops everything", timeout=120)
+        names = {p.command for p in launch.seen}
+        assert not [n for n in names if "postgres" in n or "mosquitto" in n], names
+        assert not (state_dir / "postgres").exists()
+        assert not (state_dir / "mosquitto").exists()
+
+        # What is published on the external broker lands in the external database.
+        publisher.publish_all([(samples.topic("UP-0001", "env"), samples.env(0))])
+        with psycopg.connect(database_url) as conn:
+
+            def stored() -> bool:
+                row = conn.execute(
+                    "SELECT count(*) FROM env_readings WHERE pole_id = 'UP-0001'"
+                ).fetchone()
+                conn.rollback()
+                return row is not None and row[0] == 1
+
+            wait_until(stored, 60, "the reading in the external database")
+        assert launch.ctrl_c() == 0
+        assert not [p for p in launch.seen if p.alive()]
+        assert not processes_marked(str(state_dir))
+    finally:
+        launch.kill_leftovers()
+
+
+def test_local_broker_config_keeps_the_guarantees_and_replaces_the_machine_parts(
+    tmp_path: Path,
+) -> None:
+    repo_conf = REPO_MOSQUITTO_CONF.read_text()
+    hardened = repo_conf + (
+        "\nlistener 8883\ncertfile /etc/certs/server.crt\nkeyfile /etc/certs/server.key\n"
+        "password_file /mosquitto/config/passwd\nacl_file /mosquitto/config/acl\n"
+        "allow_anonymous false\nuser mosquitto\n"
+    )
+    rendered = render_local_mosquitto_conf(hardened, 21883, tmp_path / "data")
+    active = [
+        line.split()
+        for line in rendered.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    directives: dict[str, list[list[str]]] = {}
+    for words in active:
+        directives.setdefault(words[0], []).append(words[1:])
+    assert directives["listener"] == [["21883", "127.0.0.1"]]
+    assert directives["persistence_location"] == [[f"{tmp_path / 'data'}/"]]
+    assert directives["allow_anonymous"] == [["true"]]
+    for gone in ("certfile", "keyfile", "password_file", "acl_file", "user"):
+        assert gone not in directives, gone
+    # What delivery depends on comes through from the repository's file.
+    assert directives["persistence"] == [["true"]]
+    assert directives["max_queued_messages"] == [["0"]]
+    assert directives["max_inflight_messages"] == [["0"]]
+    assert directives["message_size_limit"] == [["1048576"]]
