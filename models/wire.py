@@ -9,6 +9,7 @@ neighbours.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,7 +51,7 @@ def decode_message(
 ) -> DecodedMessage:
     limits = limits or DecodeLimits()
     try:
-        pole_topic = PoleTopic.parse(topic)
+        pole_topic = _parse_topic(topic)
     except TopicError as exc:
         return DecodedMessage(None, rejections=[Rejection(f"topic: {exc}", payload[:4096])])
 
@@ -94,6 +95,11 @@ def decode_message(
             reason = _prefixed(describe_validation_error(exc), item_index)
             decoded.rejections.append(Rejection(reason, raw, item_index))
     return decoded
+
+
+# A fleet publishes on a few topics per pole, over and over: parse each once.
+# Only valid topics are cached (lru_cache does not keep exceptions).
+_parse_topic = functools.lru_cache(maxsize=1 << 16)(PoleTopic.parse)
 
 
 def describe_validation_error(exc: ValidationError) -> str:
