@@ -1,0 +1,1 @@
+"""The open-data REST API (FastAPI): public reads, admin registry writes, operations."""

@@ -1,0 +1,103 @@
+"""What route handlers receive: the connection, the settings, the parsed basics."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Depends, Request, Security
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import APIKeyHeader
+from psycopg_pool import ConnectionPool
+
+from api.params import MAX_LIMIT, TimeZones
+from api.problems import ProblemError
+from api.schemas import License
+from smartpole.settings import Settings
+from storage.queries.health import known_time_zones
+
+
+@dataclass
+class ApiState:
+    """Everything the app holds for its lifetime (app.state.api)."""
+
+    settings: Settings
+    license: License
+    pool: ConnectionPool | None = None
+    time_zones: TimeZones | None = None
+    # One slot per pooled connection. Requests wait for a slot here, in the event
+    # loop, not in a worker thread: a thread blocked on the pool would hold a
+    # threadpool token that a connection holder may need to run its handler.
+    connection_slots: asyncio.Semaphore | None = None
+
+
+async def api_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
+
+
+State = Annotated[ApiState, Depends(api_state)]
+
+
+async def connection(state: State) -> AsyncIterator[psycopg.Connection[Any]]:
+    pool, slots = state.pool, state.connection_slots
+    assert pool is not None and slots is not None, "the lifespan opens the pool"
+    async with slots:
+        conn = await run_in_threadpool(pool.getconn)
+        try:
+            yield conn
+        finally:
+            await run_in_threadpool(pool.putconn, conn)
+
+
+Conn = Annotated[psycopg.Connection[Any], Depends(connection)]
+
+
+async def time_zones(state: State) -> TimeZones:
+    # async: no thread hop per request; the load below runs once, only when the
+    # database was down at start-up.
+    if state.time_zones is None:
+        assert state.pool is not None, "the lifespan opens the pool"
+        with state.pool.connection() as conn:
+            state.time_zones = TimeZones(known_time_zones(conn), state.settings.timezone)
+    return state.time_zones
+
+
+Zones = Annotated[TimeZones, Depends(time_zones)]
+
+
+def page_size(state: ApiState, limit: int | None) -> int:
+    return min(limit or state.settings.api_page_size, MAX_LIMIT)
+
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="Admin key (SMARTPOLE_API_KEY). Public reads never need it.",
+)
+
+
+def require_admin(
+    state: State, key: Annotated[str | None, Security(api_key_header)] = None
+) -> None:
+    configured = state.settings.api_key
+    if configured is None:
+        raise ProblemError(
+            403,
+            "Forbidden",
+            "the admin API is disabled: SMARTPOLE_API_KEY is not set on this server",
+        )
+    if not key:
+        raise ProblemError(
+            401,
+            "Unauthorized",
+            "the admin API needs the X-API-Key header",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+    expected = configured.get_secret_value().encode()
+    if not hmac.compare_digest(key.encode("utf-8", "surrogateescape"), expected):
+        raise ProblemError(403, "Forbidden", "wrong API key")

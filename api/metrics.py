@@ -1,0 +1,80 @@
+"""Prometheus metrics of one API process (a registry per app, not the global one,
+so several apps in one process, as in the tests, do not collide)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from psycopg_pool import ConnectionPool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class ApiMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "smartpole_api_requests",
+            "HTTP requests answered, by route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "smartpole_api_request_seconds",
+            "Time to the response headers, by route template",
+            ["method", "route"],
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+            registry=self.registry,
+        )
+
+    def watch_pool(self, pool: Callable[[], ConnectionPool | None]) -> None:
+        self.registry.register(_PoolCollector(pool))
+
+
+class _PoolCollector(Collector):
+    def __init__(self, pool: Callable[[], ConnectionPool | None]) -> None:
+        self._pool = pool
+
+    def collect(self) -> Any:
+        pool = self._pool()
+        if pool is None:
+            return
+        stats = pool.get_stats()
+        for name in ("pool_size", "pool_available", "requests_waiting"):
+            gauge = GaugeMetricFamily(f"smartpole_api_db_{name}", f"psycopg pool {name}")
+            gauge.add_metric([], float(stats.get(name, 0)))
+            yield gauge
+
+
+class MetricsMiddleware:
+    """Counts requests by route *template* (never the raw path: a client sending
+    random paths must not grow the label set)."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                route = scope.get("route")
+                template = getattr(route, "path", "unmatched")
+                self.metrics.latency.labels(scope["method"], template).observe(
+                    time.perf_counter() - started
+                )
+                self.metrics.requests.labels(scope["method"], template, str(status)).inc()
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)

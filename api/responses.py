@@ -1,0 +1,37 @@
+"""Read responses: JSON with an ETag, Cache-Control and the data license."""
+
+from __future__ import annotations
+
+import hashlib
+
+from fastapi import Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from api.schemas import License
+
+
+def license_link(lic: License) -> str:
+    return f'<{lic.url}>; rel="license"; title="{lic.id}"'
+
+
+def etag_matches(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    candidates = {c.strip().removeprefix("W/") for c in header.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+def cached_json(request: Request, model: BaseModel, max_age_s: int, lic: License) -> Response:
+    """Serialise `model`; answer 304 when the client already holds this exact body."""
+    body = model.model_dump_json().encode()
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={max_age_s}",
+        "Link": license_link(lic),
+    }
+    if etag_matches(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)

@@ -1,0 +1,45 @@
+"""Public Wi-Fi hotspots: state and load now."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from api.cursors import decode_cursor
+from api.deps import Conn, State, page_size
+from api.params import CursorQuery, DistrictQuery, LimitQuery
+from api.problems import COMMON_PROBLEMS
+from api.routes.common import next_link, respond
+from api.schemas import Hotspot, HotspotList
+from storage.queries import wifi as wifi_queries
+
+router = APIRouter(prefix="/v1/wifi", tags=["wifi"])
+
+
+@router.get("/hotspots", response_model=HotspotList, responses=COMMON_PROBLEMS)
+def hotspots(
+    *,
+    request: Request,
+    state: State,
+    conn: Conn,
+    status: Annotated[Literal["up", "down", "degraded"] | None, Query()] = None,
+    district: DistrictQuery = None,
+    limit: LimitQuery = None,
+    cursor: CursorQuery = None,
+) -> Response:
+    """Each pole's access point with its newest state and connected clients."""
+    after = decode_cursor(cursor, "hotspots", (str,))[0] if cursor else None
+    size = page_size(state, limit)
+    rows = wifi_queries.list_hotspots(conn, status, district, after, size)
+    key = [rows[-1]["pole_id"]] if rows else None
+    return respond(
+        request,
+        state,
+        HotspotList(
+            items=[Hotspot.model_validate(r) for r in rows],
+            next=next_link(request, rows, size, "hotspots", key),
+            license=state.license,
+        ),
+    )

@@ -1,0 +1,301 @@
+"""Response and request bodies of the API (OpenAPI is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.api import Capability, PolePublic
+from models.readings import OcppErrorCode, OcppStatus
+
+T = TypeVar("T")
+
+
+class License(BaseModel):
+    id: str = Field(examples=["DL-DE-BY-2.0"])
+    url: str = Field(examples=["https://www.govdata.de/dl-de/by-2-0"])
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; follow `next` until it is null."""
+
+    items: list[T]
+    next: str | None = Field(None, description="URL of the next page; null on the last page")
+    license: License
+
+
+class PoleList(Page[PolePublic]):
+    pass
+
+
+class PoleDetail(BaseModel):
+    pole: PolePublic
+    license: License
+
+
+# --- latest readings -------------------------------------------------------
+
+
+class EnvValues(BaseModel):
+    observed_at: datetime
+    received_at: datetime
+    pm25: float | None = None
+    pm10: float | None = None
+    no2: float | None = None
+    o3: float | None = None
+    temperature: float | None = None
+    relative_humidity: float | None = None
+    atmospheric_pressure: float | None = None
+    laeq: float | None = None
+    lamax: float | None = None
+
+
+class LightValues(BaseModel):
+    observed_at: datetime
+    received_at: datetime
+    power_state: str
+    illuminance_level: float | None = None
+    active_power: float | None = None
+    total_active_energy_import: float | None = None
+    lamp_status: str | None = None
+
+
+class WifiValues(BaseModel):
+    observed_at: datetime
+    received_at: datetime
+    status: str
+    connected_clients: int
+    bytes_in: int | None = None
+    bytes_out: int | None = None
+
+
+class ConnectorValues(BaseModel):
+    connector_id: int
+    observed_at: datetime
+    received_at: datetime
+    status: OcppStatus
+    error_code: OcppErrorCode
+    charging_power: float | None = None
+    total_active_energy_import: float | None = None
+    transaction_id: str | None = None
+
+
+class PoleLatest(BaseModel):
+    """Newest reading of each family, by device timestamp."""
+
+    pole_id: str
+    status: Literal["online", "offline", "unknown"]
+    status_since: datetime | None
+    env: EnvValues | None
+    light: LightValues | None
+    wifi: WifiValues | None
+    ev: list[ConnectorValues]
+    license: License
+
+
+class CityLatestItem(BaseModel):
+    pole_id: str
+    district: str | None
+    reading: dict[str, Any] = Field(
+        description="The family's newest reading (fields as in the per-pole latest)",
+        examples=[{"observed_at": "2026-11-24T18:00:00+01:00", "pm10": 21.5}],
+    )
+
+
+class CityLatest(Page[CityLatestItem]):
+    family: str
+
+
+# --- series and aggregates ---------------------------------------------------
+
+
+class Point(BaseModel):
+    time: datetime = Field(
+        description="Reading time, or the start of the bucket",
+        examples=["2026-03-29T00:00:00+01:00"],
+    )
+    value: float | None = Field(examples=[21.4])
+
+
+class Series(BaseModel):
+    pole_id: str
+    family: str
+    metric: str
+    unit: str
+    connector_id: int | None = None
+    interval: str
+    agg: str | None = Field(description="null for raw readings")
+    tz: str
+    start: datetime = Field(description="Start of the covered range, widened to whole buckets")
+    end: datetime
+    points: list[Point]
+    next: str | None
+    license: License
+
+
+class AggregatePoint(BaseModel):
+    time: datetime
+    group: str | None = Field(description="District name; 'city' for the whole city")
+    value: float | None
+
+
+class AggregateSeries(BaseModel):
+    family: str
+    metric: str
+    unit: str
+    group: str
+    interval: str
+    agg: str
+    tz: str
+    points: list[AggregatePoint]
+    next: str | None
+    license: License
+
+
+# --- EV, Wi-Fi, air quality ----------------------------------------------------
+
+
+class Connector(BaseModel):
+    pole_id: str
+    connector_id: int
+    district: str | None
+    latitude: float | None
+    longitude: float | None
+    distance_m: float | None = Field(None, description="From the point asked for, if any")
+    status: OcppStatus
+    error_code: OcppErrorCode
+    observed_at: datetime = Field(description="Device time of the status")
+    charging_power: float | None = None
+    total_active_energy_import: float | None = None
+    transaction_id: str | None = None
+
+
+class ConnectorList(Page[Connector]):
+    pass
+
+
+class ChargingSession(BaseModel):
+    pole_id: str
+    connector_id: int
+    transaction_id: str
+    started_at: datetime
+    last_reading_at: datetime
+    energy_kwh: float | None
+    peak_power_kw: float | None
+    readings: int
+
+
+class SessionList(Page[ChargingSession]):
+    pass
+
+
+class EnergyPoint(BaseModel):
+    time: datetime
+    group: str | None
+    energy_kwh: float
+
+
+class EnergyList(Page[EnergyPoint]):
+    interval: str
+    tz: str
+
+
+class Hotspot(BaseModel):
+    pole_id: str
+    district: str | None
+    latitude: float | None
+    longitude: float | None
+    observed_at: datetime
+    status: Literal["up", "down", "degraded"]
+    connected_clients: int = Field(description="Load: clients connected now")
+    bytes_in: int | None
+    bytes_out: int | None
+
+
+class HotspotList(Page[Hotspot]):
+    pass
+
+
+class Exceedances(BaseModel):
+    pole_id: str
+    district: str | None
+    year: int
+    pm10_days_over_limit: int = Field(description="Days with PM10 daily mean > 50 µg/m³")
+    pm10_days_allowed: int = 35
+    no2_hours_over_limit: int = Field(description="Hours with NO2 hourly mean > 200 µg/m³")
+    no2_hours_allowed: int = 18
+    o3_days_over_target: int = Field(description="Days with max 8-hour O3 mean > 120 µg/m³")
+    o3_days_allowed: int = Field(25, description="Averaged over three years")
+
+
+class ExceedanceList(Page[Exceedances]):
+    tz: str
+
+
+# --- health ----------------------------------------------------------------------
+
+
+class ChargerFault(BaseModel):
+    connector_id: int
+    status: OcppStatus
+    error_code: OcppErrorCode
+    observed_at: datetime
+
+
+class PoleHealth(BaseModel):
+    pole_id: str
+    district: str | None
+    connection: Literal["online", "offline", "unknown"]
+    reason: str = Field(description="Why the pole counts as online, offline or unknown")
+    last_seen: datetime | None
+    stale_sensors: list[str] = Field(description="Installed families with no recent reading")
+    lamp_fault: str | None = Field(description="FIWARE lamp status when not ok")
+    charger_faults: list[ChargerFault]
+
+
+class PoleHealthList(Page[PoleHealth]):
+    pass
+
+
+class ServiceHealth(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ok",
+                    "database": "reachable",
+                    "timescaledb": True,
+                    "timescaledb_version": "2.23.0",
+                    "poles": 1000,
+                    "last_message_age_s": 0.8,
+                    "newest_observation_age_s": 1.9,
+                }
+            ]
+        }
+    )
+
+    status: Literal["ok", "degraded", "down"]
+    database: Literal["reachable", "unreachable"]
+    timescaledb: bool
+    timescaledb_version: str | None
+    poles: int | None
+    last_message_age_s: float | None = Field(description="Since ingest last stored a message")
+    newest_observation_age_s: float | None = Field(description="Device clock of the newest reading")
+
+
+# --- admin -------------------------------------------------------------------------
+
+
+class PoleRegistryFields(BaseModel):
+    """What an operator maintains about a pole."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
+    district: str | None = Field(None, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
+    latitude: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    longitude: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    capabilities: list[Capability] | None = Field(None, max_length=4)
+    notes: str | None = Field(None, max_length=4000, pattern=r"^[^\x00]*$")

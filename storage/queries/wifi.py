@@ -1,0 +1,42 @@
+"""Public Wi-Fi hotspots: current state and load of each access point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+
+def list_hotspots(
+    conn: psycopg.Connection[Any],
+    status: str | None,
+    district: str | None,
+    after: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Each pole's newest Wi-Fi reading (by device time), one page by pole id."""
+    clauses: list[sql.Composable] = [sql.SQL("true")]
+    if status is not None:
+        clauses.append(sql.SQL("r.status = %(status)s"))
+    if district is not None:
+        clauses.append(sql.SQL("p.district = %(district)s"))
+    if after is not None:
+        clauses.append(sql.SQL("p.pole_id > %(after)s"))
+    query = sql.SQL(
+        """
+        SELECT p.pole_id, p.district, p.latitude, p.longitude,
+               r.observed_at, r.status, r.connected_clients, r.bytes_in, r.bytes_out
+        FROM poles p CROSS JOIN LATERAL (
+            SELECT * FROM wifi_readings w
+            WHERE w.pole_id = p.pole_id ORDER BY w.observed_at DESC LIMIT 1
+        ) r
+        WHERE {where}
+        ORDER BY p.pole_id
+        LIMIT %(limit)s
+        """
+    ).format(where=sql.SQL(" AND ").join(clauses))
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, {"status": status, "district": district, "after": after, "limit": limit})
+        return cur.fetchall()
