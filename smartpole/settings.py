@@ -148,6 +148,13 @@ class Settings(BaseSettings):
         description="Comma-separated origins allowed by CORS, e.g. https://app.example.org; "
         "`*` allows any; empty disables CORS headers.",
     )
+    api_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="uvicorn worker processes of `smartpole api` (each holds its own pool); "
+        "about one per core.",
+    )
     api_pool_size: int = Field(
         default=10, ge=1, le=200, description="Database connections held by one API process."
     )
