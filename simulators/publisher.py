@@ -1,0 +1,379 @@
+"""Sending what the generator produced, the way poles do: MQTT v5, QoS 1.
+
+Readings travel over one shared connection with a bounded window of
+unacknowledged messages (MQTT allows at most 65,535 per connection; the
+broker may announce less as its Receive Maximum, and then that is the
+limit). Each pole also holds a small session of its own that carries its
+last-will and its retained status, so an "offline" fault really makes the
+broker publish the will, exactly as when a pole loses power. One session per
+pole, not one connection per pole for everything, because a load test of a
+thousand poles must not need a thousand flow-controlled publishers.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TextIO
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from simulators.generator import Action, Outgoing, last_will_payload
+from simulators.summary import RunSummary
+from smartpole.settings import MqttEndpoint
+
+log = logging.getLogger(__name__)
+
+MQTT_MAX_IN_FLIGHT = 65535
+DEFAULT_WINDOW = 1000
+# MQTT v5 DISCONNECT reason 0x04: the broker publishes the will, as if the
+# connection had been lost, but without waiting for the keep-alive to expire.
+DISCONNECT_WITH_WILL = 4
+CONNECT_TIMEOUT_S = 10.0
+KEEPALIVE_S = 60
+
+
+class PublishError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """Maps simulated time onto wall time: `speed` simulated seconds per second."""
+
+    sim_start: datetime
+    wall_start: float
+    speed: float
+
+    def wall_time_for(self, at: datetime) -> float:
+        return self.wall_start + (at - self.sim_start).total_seconds() / self.speed
+
+
+class Progress:
+    """One line on stderr, redrawn in place on a terminal; elsewhere (CI,
+    logs) a plain line every `quiet_every_s` seconds."""
+
+    def __init__(self, stream: TextIO | None = None, quiet_every_s: float = 10.0) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.interactive = self.stream.isatty()
+        self.every_s = 0.25 if self.interactive else quiet_every_s
+        self.started = time.monotonic()
+        self._last_draw = self.started
+        self.enabled = True
+
+    def update(self, sent: int, in_flight: int, at: datetime | None, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self._last_draw < self.every_s):
+            return
+        self._last_draw = now
+        rate = sent / max(now - self.started, 1e-6)
+        when = at.strftime("%Y-%m-%d %H:%M:%S") if at else "-"
+        line = f"sim {when} | sent {sent} | {rate:,.0f} msg/s | in flight {in_flight}"
+        if self.interactive:
+            self.stream.write(f"\r{line}\x1b[K")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled and self.interactive:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _new_client(endpoint: MqttEndpoint, client_id: str) -> mqtt.Client:
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=MQTTProtocolVersion.MQTTv5,
+    )
+    if endpoint.username:
+        client.username_pw_set(endpoint.username, endpoint.password)
+    if endpoint.tls:
+        client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+    return client
+
+
+class _Window:
+    """Counts unacknowledged publishes; blocks the sender at the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+        self.peak = 0  # the most ever unacknowledged at once
+        self.acked = 0
+        self._changed = threading.Condition()
+
+    def acquire(self) -> None:
+        with self._changed:
+            while self.in_flight >= self.limit:
+                self._changed.wait(1.0)
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+
+    def release(self) -> None:
+        with self._changed:
+            self.in_flight -= 1
+            self.acked += 1
+            self._changed.notify_all()
+
+    def drained(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while self.in_flight > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 1.0))
+            return True
+
+
+class _PoleSession:
+    """A pole's own session: its last-will and its retained status."""
+
+    def __init__(self, endpoint: MqttEndpoint, client_id: str, will_topic: str, will: bytes):
+        self.endpoint = endpoint
+        self.client_id = client_id
+        self.client = _new_client(endpoint, client_id)
+        self.client.will_set(will_topic, will, qos=1, retain=True)
+        self.connected = threading.Event()
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.pending: list[mqtt.MQTTMessageInfo] = []
+        self.lock = threading.Lock()
+        self.active = False
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                    properties: Properties | None) -> None:  # fmt: skip
+        if not reason.is_failure:
+            self.connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                       properties: Properties | None) -> None:  # fmt: skip
+        self.connected.clear()
+
+    def connect(self, first: bool) -> None:
+        with self.lock:
+            if first:
+                self.client.connect(self.endpoint.host, self.endpoint.port, keepalive=KEEPALIVE_S)
+            else:
+                self.client.reconnect()
+            self.active = True
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while not self.connected.is_set():
+            if time.monotonic() > deadline:
+                raise PublishError(f"broker did not accept the session {self.client_id!r}")
+            self.pump(0.01)
+
+    def publish_retained(self, topic: str, payload: bytes) -> None:
+        with self.lock:
+            self.pending.append(self.client.publish(topic, payload, qos=1, retain=True))
+            self.client.loop(0)
+
+    def drop_with_will(self) -> None:
+        with self.lock:
+            self._flush_pending()
+            will = ReasonCode(PacketTypes.DISCONNECT, identifier=DISCONNECT_WITH_WILL)
+            self.client.disconnect(reasoncode=will)
+            self.client.loop(0)
+            self.active = False
+
+    def close(self) -> None:
+        with self.lock:
+            self._flush_pending()
+            if self.active:
+                self.client.disconnect()
+                self.client.loop(0)
+                self.active = False
+
+    def _flush_pending(self) -> None:
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while any(not info.is_published() for info in self.pending):
+            if time.monotonic() > deadline:
+                raise PublishError(f"broker did not acknowledge the status of {self.client_id!r}")
+            self._service(0.05)
+        self.pending.clear()
+
+    def pump(self, timeout_s: float = 0.0) -> None:
+        with self.lock:
+            if self.active:
+                self._service(timeout_s)
+
+    def _service(self, timeout_s: float) -> None:
+        """One round of network work (caller holds the lock); after a lost
+        connection, reconnect like a pole does, with the same will. Status
+        messages not yet acknowledged go out again on reconnecting."""
+        if self.client.socket() is not None:
+            self.client.loop(timeout_s)
+            return
+        try:
+            self.client.reconnect()
+        except OSError:
+            log.debug("pole session %s: broker still unreachable", self.client_id)
+            time.sleep(timeout_s)
+
+
+class _SessionKeeper(threading.Thread):
+    """Drives every pole session from one thread (keep-alives, acks): a
+    thread per pole would not scale to a fleet."""
+
+    def __init__(self) -> None:
+        super().__init__(name="pole-sessions", daemon=True)
+        self.sessions: dict[str, _PoleSession] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            for session in list(self.sessions.values()):
+                session.pump()
+            # Keep-alives are due every minute; a fleet of sessions is not
+            # worth a busy loop.
+            self.stopping.wait(0.5)
+
+
+@dataclass(slots=True)
+class PublishReport:
+    sent: int
+    acknowledged: int
+    seconds: float
+
+
+class FleetPublisher:
+    def __init__(
+        self,
+        endpoint: MqttEndpoint,
+        *,
+        client_id_prefix: str,
+        window: int = DEFAULT_WINDOW,
+        progress: Progress | None = None,
+    ) -> None:
+        if not 1 <= window <= MQTT_MAX_IN_FLIGHT:
+            raise ValueError(f"window must be 1-{MQTT_MAX_IN_FLIGHT}")
+        self.endpoint = endpoint
+        self.client_id_prefix = client_id_prefix
+        self.requested_window = window
+        self.progress = progress
+        self.window = _Window(window)
+        self.bulk = _new_client(endpoint, f"{client_id_prefix}-readings")
+        self.bulk.on_connect = self._on_bulk_connect
+        self.bulk.on_publish = self._on_publish
+        # Flow control is this class's window, not paho's: paho's own limit
+        # rescans every outstanding message on each PUBACK (quadratic in the
+        # window), so it is switched off and never needed.
+        self.bulk.max_queued_messages_set(0)
+        self.bulk.max_inflight_messages_set(0)
+        self._bulk_ready = threading.Event()
+        self.keeper = _SessionKeeper()
+        self.will_payload = last_will_payload()
+
+    def _on_bulk_connect(self, client: mqtt.Client, userdata: Any, flags: Any,
+                         reason: ReasonCode, properties: Properties | None) -> None:  # fmt: skip
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        receive_maximum = getattr(properties, "ReceiveMaximum", None) if properties else None
+        if receive_maximum and receive_maximum < self.window.limit:
+            log.info("broker allows %d messages in flight; throttling to that", receive_maximum)
+            self.window.limit = receive_maximum
+        self._bulk_ready.set()
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode,
+                    properties: Properties | None) -> None:  # fmt: skip
+        self.window.release()
+
+    def __enter__(self) -> FleetPublisher:
+        self.bulk.connect_async(self.endpoint.host, self.endpoint.port, keepalive=KEEPALIVE_S)
+        self.bulk.loop_start()
+        if not self._bulk_ready.wait(CONNECT_TIMEOUT_S):
+            self.bulk.loop_stop()
+            raise PublishError(f"could not connect to {self.endpoint.redacted()}")
+        self.keeper.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.keeper.stopping.set()
+        self.keeper.join()
+        for session in self.keeper.sessions.values():
+            try:
+                session.close()
+            except PublishError:
+                log.warning("a pole session did not close cleanly")
+        self.bulk.disconnect()
+        self.bulk.loop_stop()
+
+    def run(
+        self,
+        events: Iterable[Outgoing],
+        summary: RunSummary,
+        *,
+        pacing: Pacing | None = None,
+        echo: Callable[[Outgoing], None] | None = None,
+        drain_timeout_s: float = 120.0,
+    ) -> PublishReport:
+        started = time.monotonic()
+        sent = 0
+        at: datetime | None = None
+        for outgoing in events:
+            at = outgoing.at
+            if pacing is not None:
+                delay = pacing.wall_time_for(outgoing.at) - time.time()
+                while delay > 0:
+                    if self.progress:
+                        self.progress.update(sent, self.window.in_flight, at)
+                    time.sleep(min(delay, 0.2))
+                    delay = pacing.wall_time_for(outgoing.at) - time.time()
+            self._send(outgoing)
+            summary.add(outgoing)
+            sent += 1
+            if echo is not None:
+                echo(outgoing)
+            if self.progress:
+                self.progress.update(sent, self.window.in_flight, at)
+        drained = self.window.drained(drain_timeout_s)
+        if self.progress:
+            self.progress.update(sent, self.window.in_flight, at, force=True)
+            self.progress.finish()
+        if not drained:
+            raise PublishError(f"{self.window.in_flight} messages still unacknowledged")
+        return PublishReport(sent, self.window.acked, time.monotonic() - started)
+
+    def _send(self, outgoing: Outgoing) -> None:
+        if outgoing.action is Action.PUBLISH:
+            self.window.acquire()
+            info = self.bulk.publish(
+                outgoing.topic, outgoing.payload, qos=1, retain=outgoing.retain
+            )
+            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                raise PublishError(f"publish failed: {mqtt.error_string(info.rc)}")
+            return
+        session = self.keeper.sessions.get(outgoing.pole_id)
+        if outgoing.action is Action.CONNECT:
+            if session is None:
+                session = _PoleSession(
+                    self.endpoint,
+                    f"{self.client_id_prefix}-{outgoing.pole_id}",
+                    outgoing.topic,
+                    self.will_payload,
+                )
+                session.connect(first=True)
+                self.keeper.sessions[outgoing.pole_id] = session
+            else:
+                session.connect(first=False)
+            session.publish_retained(outgoing.topic, outgoing.payload)
+        elif session is None:
+            raise PublishError(f"pole {outgoing.pole_id} has no session to {outgoing.action}")
+        elif outgoing.action is Action.DROP:
+            session.drop_with_will()
+        else:  # DISCONNECT: a goodbye the pole says itself, then a clean close
+            session.publish_retained(outgoing.topic, outgoing.payload)
+            session.close()
