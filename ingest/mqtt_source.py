@@ -26,8 +26,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from ingest.buffered_socket import BufferedSocket
 from ingest.inbox import InboundMessage, Inbox
+from ingest.paho_fastpath import BufferedSocket, DrainingClient
 from models.topics import SUBSCRIPTION_FILTER
 from smartpole.settings import MqttEndpoint
 
@@ -53,7 +53,7 @@ class MqttSource:
         self.connection = 0  # bumped on every (re)connect, see InboundMessage.connection
         self.connected = threading.Event()
         self._accepting = True
-        self._client = mqtt.Client(
+        self._client = DrainingClient(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=MQTTProtocolVersion.MQTTv5,
@@ -89,12 +89,16 @@ class MqttSource:
     def ack(self, messages: Iterable[InboundMessage]) -> int:
         """Acknowledge committed messages of the current connection; returns how many."""
         current = self.connection
-        acked = 0
+        qos1_mids = []
         for message in messages:
-            if message.qos > 0 and message.connection == current:
+            if message.connection != current or message.qos == 0:
+                continue
+            if message.qos == 1:
+                qos1_mids.append(message.mid)
+            else:
                 self._client.ack(message.mid, message.qos)
-                acked += 1
-        return acked
+        self._client.ack_many(qos1_mids)
+        return len(qos1_mids)
 
     def close(self) -> None:
         # A normal DISCONNECT keeps the session (expiry came with CONNECT):

@@ -134,3 +134,26 @@ def test_sigterm_flushes_held_messages_before_exiting(
     assert ingest.stop(signal.SIGTERM) == 0
     assert count(db, "env_readings") == 100
     assert "flushing and stopping" in ingest.log_text()
+
+
+def test_acknowledged_messages_are_not_redelivered_after_a_restart(
+    ingest: IngestProcess, publisher: TestPublisher, db: Conn
+) -> None:
+    """Proves the PUBACKs reach the broker: were they lost, the broker would
+    redeliver everything to the restarted session (silently absorbed as
+    duplicates, so only the counters can tell)."""
+    start_and_wait_subscribed(ingest)
+    publisher.publish_all((samples.topic("A-1", "env"), samples.env(m)) for m in range(500))
+    wait_until(lambda: count(db, "env_readings") == 500, 30, "500 stored")
+    assert ingest.stop() == 0
+
+    ingest.logfile.write_text("")
+    start_and_wait_subscribed(ingest)
+    publisher.publish_all([(samples.topic("A-1", "env"), samples.env(500))])
+    wait_until(lambda: count(db, "env_readings") == 501, 30, "the new reading stored")
+    assert ingest.stop() == 0
+    final_counters = [line for line in ingest.log_text().splitlines() if "ingest counters" in line][
+        -1
+    ]
+    assert "messages_received=1 " in final_counters
+    assert "duplicates=0 " in final_counters
