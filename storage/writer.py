@@ -112,56 +112,80 @@ def status_time(item: ReceivedReading) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class FamilyLayout:
-    columns: tuple[LiteralString, ...]
+    """Staging columns with their PostgreSQL types, for binary COPY (about 8x
+    cheaper per row in Python than text COPY). Order matches `to_row`."""
+
+    columns_and_types: tuple[tuple[LiteralString, str], ...]
     to_row: Callable[[ReceivedReading], Row]
 
+    @property
+    def columns(self) -> tuple[LiteralString, ...]:
+        return tuple(column for column, _ in self.columns_and_types)
 
-_COMMON: tuple[LiteralString, ...] = ("pole_id", "observed_at", "received_at")
+    @property
+    def types(self) -> list[str]:
+        return [type_name for _, type_name in self.columns_and_types]
+
+
+_COMMON: tuple[tuple[LiteralString, str], ...] = (
+    ("pole_id", "text"),
+    ("observed_at", "timestamptz"),
+    ("received_at", "timestamptz"),
+)
+_ENV_METRIC_COLUMNS: tuple[tuple[LiteralString, str], ...] = tuple(
+    (metric, "float4")
+    for metric in (
+        "pm25",
+        "pm10",
+        "no2",
+        "o3",
+        "temperature",
+        "relative_humidity",
+        "atmospheric_pressure",
+        "laeq",
+        "lamax",
+    )
+)
 LAYOUTS: dict[Family, FamilyLayout] = {
-    Family.ENV: FamilyLayout(
-        (
-            *_COMMON,
-            "pm25",
-            "pm10",
-            "no2",
-            "o3",
-            "temperature",
-            "relative_humidity",
-            "atmospheric_pressure",
-            "laeq",
-            "lamax",
-        ),
-        _env_row,
-    ),
+    Family.ENV: FamilyLayout((*_COMMON, *_ENV_METRIC_COLUMNS), _env_row),
     Family.LIGHT: FamilyLayout(
         (
             *_COMMON,
-            "power_state",
-            "illuminance_level",
-            "active_power",
-            "total_active_energy_import",
-            "lamp_status",
+            ("power_state", "text"),
+            ("illuminance_level", "float4"),
+            ("active_power", "float4"),
+            ("total_active_energy_import", "float8"),
+            ("lamp_status", "text"),
         ),
         _light_row,
     ),
     Family.WIFI: FamilyLayout(
-        (*_COMMON, "status", "connected_clients", "bytes_in", "bytes_out"), _wifi_row
+        (
+            *_COMMON,
+            ("status", "text"),
+            ("connected_clients", "int4"),
+            ("bytes_in", "int8"),
+            ("bytes_out", "int8"),
+        ),
+        _wifi_row,
     ),
     Family.EV: FamilyLayout(
         (
-            "pole_id",
-            "connector_id",
-            "observed_at",
-            "received_at",
-            "status",
-            "error_code",
-            "charging_power",
-            "total_active_energy_import",
-            "transaction_id",
+            ("pole_id", "text"),
+            ("connector_id", "int2"),
+            ("observed_at", "timestamptz"),
+            ("received_at", "timestamptz"),
+            ("status", "text"),
+            ("error_code", "text"),
+            ("charging_power", "float4"),
+            ("total_active_energy_import", "float8"),
+            ("transaction_id", "text"),
         ),
         _ev_row,
     ),
-    Family.STATUS: FamilyLayout((*_COMMON, "status", "firmware_version"), _status_row),
+    Family.STATUS: FamilyLayout(
+        (*_COMMON, ("status", "text"), ("firmware_version", "text")), _status_row
+    ),
 }
 
 CAPABILITY_FAMILIES = frozenset({Family.ENV, Family.LIGHT, Family.WIFI, Family.EV})
@@ -210,8 +234,9 @@ class ReadingWriter:
         columns = sql.SQL(", ").join(map(sql.Identifier, layout.columns))
         stage = sql.Identifier(f"stage_{table}")
         with self.conn.cursor() as cur:
-            copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)
+            copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, columns)
             with cur.copy(copy_stmt) as copy:
+                copy.set_types(layout.types)
                 for item in items:
                     copy.write_row(layout.to_row(item))
             if family is Family.ENV:
