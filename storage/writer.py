@@ -203,8 +203,8 @@ class ReadingWriter:
     ) -> WriteResult:
         """Store one batch in one transaction; returns what was new."""
         result = WriteResult()
+        self._ensure_staging()
         with self.conn.transaction():
-            self._ensure_staging()
             by_family: dict[Family, list[ReceivedReading]] = {}
             for item in readings:
                 by_family.setdefault(item.topic.family, []).append(item)
@@ -220,12 +220,15 @@ class ReadingWriter:
     def _ensure_staging(self) -> None:
         if self._staging_ready:
             return
-        for table in READING_TABLES.values():
-            self.conn.execute(
-                sql.SQL(
-                    "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
-                ).format(sql.Identifier(f"stage_{table}"), sql.Identifier(table))
-            )
+        # Its own transaction: were the staging tables created inside a batch
+        # that then rolls back, they would be gone while we believed them there.
+        with self.conn.transaction():
+            for table in READING_TABLES.values():
+                self.conn.execute(
+                    sql.SQL(
+                        "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
+                    ).format(sql.Identifier(f"stage_{table}"), sql.Identifier(table))
+                )
         self._staging_ready = True
 
     def _merge_family(self, family: Family, items: Iterable[ReceivedReading]) -> int:

@@ -92,3 +92,18 @@ def test_an_array_mixing_good_and_bad_readings_keeps_the_good_ones(
     assert "ahead of the platform clock" in rows[2][1]
     stored = db.execute("SELECT no2 FROM env_readings ORDER BY observed_at").fetchall()
     assert stored == [(31.2,), (31.2,), (None,)]
+
+
+def test_a_reading_the_database_refuses_is_quarantined_and_its_batch_mates_stored(
+    ingest: IngestProcess, publisher: TestPublisher, db: Conn
+) -> None:
+    db.execute("ALTER TABLE env_readings ADD CONSTRAINT pm10_sane CHECK (pm10 < 1000)")
+    ingest.env["SMARTPOLE_INGEST_BATCH_MAX_AGE_MS"] = "1000"  # both in one batch
+    start_and_wait_subscribed(ingest)
+    publisher.publish_all([(ENV, samples.env(0, pm10=2000.0)), (ENV, samples.env(1))])
+    wait_until(lambda: count(db, "quarantine") == 1, 30, "the refused reading quarantined")
+    wait_until(lambda: count(db, "env_readings") == 1, 30, "its neighbour stored")
+    reason = db.execute("SELECT reason FROM quarantine").fetchone()
+    assert reason is not None and reason[0].startswith("storage refused:")
+    assert "pm10_sane" in reason[0]
+    assert ingest.running

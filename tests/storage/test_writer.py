@@ -151,3 +151,16 @@ def test_identical_rejects_are_counted_not_repeated(writer: ReadingWriter) -> No
     assert writer.conn.execute("SELECT pole_id, last_observed_at FROM poles").fetchall() == [
         ("A", None)
     ]
+
+
+def test_a_batch_the_database_refuses_leaves_the_writer_usable(
+    writer: ReadingWriter, database_url: str
+) -> None:
+    # An operator's constraint stricter than the wire model: the database, not
+    # validation, refuses the reading. The very first batch failing must not
+    # leave the writer believing in staging tables that rolled back with it.
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute("ALTER TABLE env_readings ADD CONSTRAINT pm10_sane CHECK (pm10 < 1000)")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        writer.write_batch([env_item("A", T0, pm10=2000)], [])
+    assert writer.write_batch([env_item("A", T0, pm10=20)], []).stored == 1
