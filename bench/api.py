@@ -131,8 +131,12 @@ async def measure(base_url: str, paths: list[str], concurrency: int) -> dict[str
             while not queue.empty():
                 path = queue.get_nowait()
                 started = time.perf_counter()
-                response = await client.get(path)
-                await response.aread()
+                try:
+                    response = await client.get(path)
+                    await response.aread()
+                except httpx.TransportError:  # a dropped connection is a failed request
+                    errors += 1
+                    continue
                 latencies.append((time.perf_counter() - started) * 1000)
                 errors += response.status_code != 200
 

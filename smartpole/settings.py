@@ -97,7 +97,8 @@ class Settings(BaseSettings):
         default=5000,
         ge=1,
         le=60000,
-        description="Readings written per COPY batch (flushed earlier when the batch gets old). "
+        description="MQTT messages written per COPY batch (flushed earlier when the batch gets "
+        "old). "
         "Bounded by the MQTT receive maximum, since messages are acknowledged after commit.",
     )
     ingest_batch_max_age_ms: int = Field(
