@@ -29,12 +29,9 @@ class Inbox:
     def __init__(self) -> None:
         self._items: deque[InboundMessage] = deque()
         self._arrived = threading.Condition()
-        self._oldest_at: float | None = None
 
     def put(self, message: InboundMessage) -> None:
         with self._arrived:
-            if not self._items:
-                self._oldest_at = time.monotonic()
             self._items.append(message)
             self._arrived.notify()
 
@@ -46,21 +43,20 @@ class Inbox:
 
         Returns an empty list when neither happened in time, so the caller can
         look at its stop flag. `max_age_s=0` takes whatever is there (drain)."""
-        deadline = time.monotonic() + wait_s
+        # Ages come from each message's own arrival time (wall clock, as
+        # stored in received_at), so what is left after a full batch keeps its age.
+        deadline = time.time() + wait_s
         with self._arrived:
             while True:
-                now = time.monotonic()
+                now = time.time()
                 if len(self._items) >= max_items:
                     break
-                if self._oldest_at is not None and now - self._oldest_at >= max_age_s:
+                oldest_at = self._items[0].received_at if self._items else None
+                if oldest_at is not None and now - oldest_at >= max_age_s:
                     break
                 if now >= deadline:
                     return []
-                wake_at = deadline
-                if self._oldest_at is not None:
-                    wake_at = min(wake_at, self._oldest_at + max_age_s)
+                wake_at = deadline if oldest_at is None else min(deadline, oldest_at + max_age_s)
                 self._arrived.wait(max(wake_at - now, 0.001))
             count = min(max_items, len(self._items))
-            batch = [self._items.popleft() for _ in range(count)]
-            self._oldest_at = time.monotonic() if self._items else None
-            return batch
+            return [self._items.popleft() for _ in range(count)]

@@ -128,8 +128,9 @@ class IngestService:
                 self.stats.write_retries += 1
                 log.warning("batch write failed (%s); reconnecting to the database", exc)
                 if give_up_when_stopping:
-                    self._connect_database(give_up_after_s=5.0, honour_stop=False)
-                    if self._writer is None:
+                    try:
+                        self._connect_database(give_up_after_s=5.0, honour_stop=False)
+                    except psycopg.OperationalError:
                         return False
                 else:
                     self._connect_database(give_up_after_s=None)
@@ -178,16 +179,12 @@ class IngestService:
             self._conn.close()
         self._conn = None
         self._writer = None
-        try:
-            self._conn = connect_with_retry(
-                self.dsn,
-                give_up_after_s=give_up_after_s,
-                should_stop=self.stopping.is_set if honour_stop else lambda: False,
-            )
-        except psycopg.OperationalError:
-            if give_up_after_s == DB_STARTUP_TIMEOUT_S:
-                raise
-            return
+        # Raises OperationalError once give_up_after_s has passed; None: never.
+        self._conn = connect_with_retry(
+            self.dsn,
+            give_up_after_s=give_up_after_s,
+            should_stop=self.stopping.is_set if honour_stop else lambda: False,
+        )
         if self._conn is not None:
             self._writer = ReadingWriter(self._conn)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, LiteralString, Self
 
 from pydantic import (
     AwareDatetime,
@@ -117,7 +117,8 @@ class EnvReading(_Reading):
         return self
 
 
-ENV_METRICS = (
+# Python field names, which are also the storage column names.
+ENV_METRICS: tuple[LiteralString, ...] = (
     "pm25",
     "pm10",
     "no2",

@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from models.readings import (
+    ENV_METRICS,
     EnvReading,
     EvConnectorReading,
     LightReading,
@@ -133,18 +134,7 @@ _COMMON: tuple[tuple[LiteralString, str], ...] = (
     ("received_at", "timestamptz"),
 )
 _ENV_METRIC_COLUMNS: tuple[tuple[LiteralString, str], ...] = tuple(
-    (metric, "float4")
-    for metric in (
-        "pm25",
-        "pm10",
-        "no2",
-        "o3",
-        "temperature",
-        "relative_humidity",
-        "atmospheric_pressure",
-        "laeq",
-        "lamax",
-    )
+    (metric, "float4") for metric in ENV_METRICS
 )
 LAYOUTS: dict[Family, FamilyLayout] = {
     Family.ENV: FamilyLayout((*_COMMON, *_ENV_METRIC_COLUMNS), _env_row),
