@@ -5,7 +5,9 @@
    subscription exist, then stop it.
 3. Queue a backlog for that session while ingest is stopped (several paho
    publisher processes, QoS 1).
-4. Start ingest and time until every reading is committed: the drain rate.
+4. Start ingest and time until every reading is committed: the drain rate,
+   and the CPU seconds each part (ingest workers, Mosquitto, PostgreSQL)
+   spent on it, i.e. where a reading's cost goes on this machine.
 5. Baseline in the same run: COPY the same rows straight into an identical,
    empty table in batches of the same size (the raw PostgreSQL ceiling).
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import signal
 import sys
 import tempfile
@@ -125,6 +128,31 @@ def copy_ceiling(url: str, readings: int, batch_size: int) -> float:
         return readings / (time.perf_counter() - started)
 
 
+def process_tree_cpu_seconds(roots: list[int]) -> float:
+    """User + system CPU seconds of `roots` and all their living descendants."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # Fields after the ")" that ends the command name: state, ppid, ...
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # exited meanwhile
+            continue
+        stats[int(entry.name)] = fields
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            total += (int(stats[pid][11]) + int(stats[pid][12])) / ticks  # utime, stime
+        todo.extend(children.get(pid, []))
+    return total
+
+
 def count_rows(url: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT count(*) FROM env_readings").fetchone()
@@ -187,9 +215,13 @@ def main() -> None:
                 workers[0].wrapper = [
                     "py-spy", "record", "-r", "200", "-o", args.profile, "--format", "raw", "--"
                 ]  # fmt: skip
+            postmaster = int((pg.datadir / "postmaster.pid").read_text().split()[0])
+            groups = {"postgres": [postmaster], "mosquitto": [broker.process.pid]}
+            cpu_before = {name: process_tree_cpu_seconds(pids) for name, pids in groups.items()}
             started = time.perf_counter()
             for worker in workers:
                 worker.start()
+            groups["ingest"] = [w.process.pid for w in workers if w.process is not None]
             first_commit: list[float] = []
 
             def drained() -> bool:
@@ -200,6 +232,10 @@ def main() -> None:
 
             wait_until(drained, 600, "backlog drained", interval=0.02)
             drain_s = time.perf_counter() - started
+            cpu_s = {
+                name: process_tree_cpu_seconds(pids) - cpu_before.get(name, 0.0)
+                for name, pids in groups.items()
+            }
             for worker in workers:
                 worker.stop(signal.SIGINT)  # py-spy writes its profile on SIGINT
             stored = count_rows(url)
@@ -222,6 +258,10 @@ def main() -> None:
                 ),
                 "copy_ceiling_rows_per_s": round(ceiling),
                 "ratio_to_copy_ceiling": round(drain_rate / ceiling, 3),
+                # CPU spent during the drain, per part, in µs per reading
+                "cpu_us_per_reading": {
+                    name: round(seconds / args.readings * 1e6, 2) for name, seconds in cpu_s.items()
+                },
             }
         ).decode()
     )

@@ -28,6 +28,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ingest.inbox import InboundMessage, Inbox
 from ingest.paho_fastpath import BufferedSocket, DrainingClient
+from ingest.publish_reader import RawPublish
 from models.topics import SUBSCRIPTION_FILTER
 from smartpole.settings import MqttEndpoint
 
@@ -67,6 +68,7 @@ class MqttSource:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_publishes = self._on_publishes
         self._client.on_subscribe = self._on_subscribe
 
     def start(self) -> None:
@@ -156,15 +158,34 @@ class MqttSource:
         if reason_code.is_failure:
             log.warning("disconnected from broker (%s); reconnecting", reason_code)
 
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_publishes(self, publishes: list[RawPublish]) -> None:
+        """The bulk path (paho_fastpath): every PUBLISH read from one buffer fill."""
         if not self._accepting:
             return
+        received_at = time.time()
+        connection = self.connection
         # The raw topic, decoded leniently: a hostile topic must reach the
         # quarantine, not raise inside the network thread.
-        topic = message._topic.decode("utf-8", errors="replace")
+        messages = [
+            InboundMessage(
+                p.topic.decode("utf-8", errors="replace"),
+                p.payload,
+                received_at,
+                p.mid,
+                p.qos,
+                connection,
+            )
+            for p in publishes
+        ]
+        self.inbox.put_many(messages)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        """paho's path: the PUBLISH packets the bulk path leaves to paho."""
+        if not self._accepting:
+            return
         self.inbox.put(
             InboundMessage(
-                topic=topic,
+                topic=message._topic.decode("utf-8", errors="replace"),
                 payload=bytes(message.payload),
                 received_at=time.time(),
                 mid=message.mid,

@@ -13,6 +13,7 @@ the moment the platform received the message, not against "now".
 
 from __future__ import annotations
 
+import operator
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, LiteralString, Self
@@ -110,7 +111,7 @@ class EnvReading(_Reading):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if all(getattr(self, name) is None for name in ENV_METRICS):
+        if _env_metric_values(self.__dict__).count(None) == len(ENV_METRICS):
             raise ValueError("an env reading needs at least one measurement")
         if self.laeq is not None and self.lamax is not None and self.lamax < self.laeq:
             raise ValueError("LAmax cannot be below LAeq over the same interval")
@@ -129,6 +130,9 @@ ENV_METRICS: tuple[LiteralString, ...] = (
     "laeq",
     "lamax",
 )
+# All metric values of a reading in one C call: this check runs for every
+# reading ingested, and a generator over getattr() was a tenth of a worker's CPU.
+_env_metric_values = operator.itemgetter(*ENV_METRICS)
 
 
 class LightReading(_Reading):
