@@ -45,6 +45,7 @@ from tests.support.services import (
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 POLES = 1000
+PUBLISH_WINDOW = 50_000
 
 
 def reading(index: int) -> dict[str, Any]:
@@ -87,11 +88,15 @@ def publish_worker(port: int, worker: int, workers: int, readings: int, per_mess
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    infos = [
-        client.publish(t, p, qos=1) for t, p in messages_for(worker, workers, readings, per_message)
-    ]
-    for info in infos:
-        info.wait_for_publish(120)
+    messages = messages_for(worker, workers, readings, per_message)
+    # paho holds at most 65,535 unacknowledged messages (the packet id space):
+    # publish in windows below that, each acknowledged before the next.
+    for start in range(0, len(messages), PUBLISH_WINDOW):
+        infos = [client.publish(t, p, qos=1) for t, p in messages[start : start + PUBLISH_WINDOW]]
+        for info in infos:
+            info.wait_for_publish(120)
+            if not info.is_published():
+                raise SystemExit(f"publisher {worker}: the broker did not acknowledge a message")
     client.disconnect()
     client.loop_stop()
 
@@ -206,6 +211,8 @@ def main() -> None:
                 p.start()
             for p in procs:
                 p.join()
+            if any(p.exitcode for p in procs):
+                raise SystemExit("a publisher failed: the backlog is incomplete")
             publish_s = time.perf_counter() - published_at
             print(
                 f"backlog of {args.readings} readings queued in {publish_s:.1f} s", file=sys.stderr
