@@ -22,8 +22,12 @@ class DecodedBatch:
 
 def decode_batch(messages: Sequence[InboundMessage], limits: DecodeLimits) -> DecodedBatch:
     batch = DecodedBatch()
+    arrival = -1.0
+    received_at = datetime.min
     for message in messages:
-        received_at = datetime.fromtimestamp(message.received_at, UTC)
+        if message.received_at != arrival:  # messages of one socket read share it
+            arrival = message.received_at
+            received_at = datetime.fromtimestamp(arrival, UTC)
         try:
             decoded = decode_message(message.topic, message.payload, received_at, limits)
         except Exception as exc:  # a decoder bug must cost one message, not the worker

@@ -75,6 +75,9 @@ def check_device_time(value: datetime, context: Any) -> datetime:
     context = context if isinstance(context, dict) else {}
     received_at: datetime = context.get("received_at") or datetime.now(UTC)
     skew: timedelta = context.get("max_future_skew", DEFAULT_MAX_FUTURE_SKEW)
+    # Converted first: comparing datetimes that share the tzinfo object skips
+    # the offset lookups, and this runs for every reading ingested.
+    value = value.astimezone(UTC)
     if value < EARLIEST_VALID_TIMESTAMP:
         raise ValueError("device clock not set: timestamp before 2000-01-02")
     if value > received_at + skew:
@@ -83,7 +86,7 @@ def check_device_time(value: datetime, context: Any) -> datetime:
             f"timestamp {ahead:.0f} s ahead of the platform clock "
             f"(at most {skew.total_seconds():.0f} s allowed)"
         )
-    return value.astimezone(UTC)
+    return value
 
 
 class EnvReading(_Reading):
