@@ -50,35 +50,41 @@ def take_publishes(buffer: bytearray) -> list[RawPublish]:
     out: list[RawPublish] = []
     size = len(buffer)
     pos = 0
-    while pos < size:
-        header = buffer[pos]
-        if header & 0xF0 != PUBLISH:
-            break
-        qos = (header >> 1) & 0x03
-        if qos > 1:  # QoS 2 needs paho's PUBREC/PUBREL state; 3 is malformed
-            break
-        length = _varint(buffer, pos + 1, size)
-        if length is None:  # incomplete (or malformed: paho reports that)
-            break
-        remaining, body = length
-        end = body + remaining
-        if end > size:
-            break  # the rest has not arrived yet
-        if remaining < 2:
-            break  # malformed (no room for the topic length): paho reports it
-        topic_end = body + 2 + ((buffer[body] << 8) | buffer[body + 1])
-        cursor = topic_end + (2 if qos else 0)
-        if cursor > end:
-            break  # malformed: topic or packet id runs past the packet
-        mid = (buffer[topic_end] << 8) | buffer[topic_end + 1] if qos else 0
-        properties = _varint(buffer, cursor, end)
-        if properties is None or properties[1] + properties[0] > end:
-            break
-        payload_at = properties[1] + properties[0]
-        out.append(
-            RawPublish(bytes(buffer[body + 2 : topic_end]), bytes(buffer[payload_at:end]), mid, qos)
-        )
-        pos = end
+    # Slices of a memoryview copy once (bytearray slices copy twice); it must
+    # be released before the buffer is resized.
+    with memoryview(buffer) as view:
+        while pos < size:
+            header = buffer[pos]
+            if header & 0xF0 != PUBLISH:
+                break
+            qos = (header >> 1) & 0x03
+            if qos > 1:  # QoS 2 needs paho's PUBREC/PUBREL state; 3 is malformed
+                break
+            length = _varint(buffer, pos + 1, size)
+            if length is None:  # incomplete (or malformed: paho reports that)
+                break
+            remaining, body = length
+            end = body + remaining
+            if end > size:
+                break  # the rest has not arrived yet
+            if remaining < 2:
+                break  # malformed (no room for the topic length): paho reports it
+            topic_end = body + 2 + ((buffer[body] << 8) | buffer[body + 1])
+            cursor = topic_end + (2 if qos else 0)
+            if cursor >= end:
+                break  # malformed: topic, packet id or properties length missing
+            mid = (buffer[topic_end] << 8) | buffer[topic_end + 1] if qos else 0
+            if buffer[cursor] == 0:  # the common case: no properties
+                payload_at = cursor + 1
+            else:
+                properties = _varint(buffer, cursor, end)
+                if properties is None or properties[1] + properties[0] > end:
+                    break
+                payload_at = properties[1] + properties[0]
+            out.append(
+                RawPublish(bytes(view[body + 2 : topic_end]), bytes(view[payload_at:end]), mid, qos)
+            )
+            pos = end
     if pos:
         del buffer[:pos]
     return out
