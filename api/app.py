@@ -1,5 +1,5 @@
 """The FastAPI application: create_app(settings) wires routes, errors, CORS, metrics,
-and opens ONE connection pool per process in the lifespan."""
+the response cache, and opens ONE connection pool per process in the lifespan."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from api import problems
 from api.deps import ApiState
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.params import TimeZones
+from api.response_cache import ResponseCache, ResponseCacheMiddleware
 from api.routes import (
     admin,
     aggregates,
@@ -136,6 +137,14 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(module.router)
 
+    # Middleware order, outermost first: metrics -> CORS -> response cache -> FastAPI
+    # routing. A cache hit never reaches routing, yet is counted, timed and gets its
+    # CORS headers like any response.
+    if settings.api_cache_seconds > 0:
+        cache = ResponseCache(settings.api_cache_seconds)
+        app.add_middleware(
+            ResponseCacheMiddleware, cache=cache, on_result=metrics.watch_cache(cache)
+        )
     origins = [o.strip() for o in settings.api_cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(

@@ -13,6 +13,8 @@ from prometheus_client.registry import Collector
 from psycopg_pool import ConnectionPool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.response_cache import RESULTS, ResponseCache, Result
+
 
 class ApiMetrics:
     def __init__(self) -> None:
@@ -30,6 +32,20 @@ class ApiMetrics:
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
             registry=self.registry,
         )
+        self.cache_requests = Counter(
+            "smartpole_api_cache_requests",
+            "Cacheable reads by how the response cache answered: hit (fresh entry), stale "
+            "(expired entry, served while another request refreshes it), shared (waited for "
+            "a concurrent computation of the same response), miss (computed)",
+            ["result"],
+            registry=self.registry,
+        )
+
+    def watch_cache(self, cache: ResponseCache) -> Callable[[Result], None]:
+        """Export the cache's size; returns the counter of its answers."""
+        self.registry.register(_CacheCollector(cache))
+        counters = {result: self.cache_requests.labels(result) for result in RESULTS}
+        return lambda result: counters[result].inc()
 
     def watch_pool(self, pool: Callable[[], ConnectionPool | None]) -> None:
         self.registry.register(_PoolCollector(pool))
@@ -48,6 +64,23 @@ class _PoolCollector(Collector):
             gauge = GaugeMetricFamily(f"smartpole_api_db_{name}", f"psycopg pool {name}")
             gauge.add_metric([], float(stats.get(name, 0)))
             yield gauge
+
+
+class _CacheCollector(Collector):
+    def __init__(self, cache: ResponseCache) -> None:
+        self._cache = cache
+
+    def collect(self) -> Any:
+        entries = GaugeMetricFamily(
+            "smartpole_api_cache_entries", "Responses held by this process's response cache"
+        )
+        entries.add_metric([], float(len(self._cache)))
+        size = GaugeMetricFamily(
+            "smartpole_api_cache_bytes", "Approximate memory held by the response cache"
+        )
+        size.add_metric([], float(self._cache.bytes))
+        yield entries
+        yield size
 
 
 class MetricsMiddleware:

@@ -15,12 +15,16 @@ def license_link(lic: License) -> str:
     return f'<{lic.url}>; rel="license"; title="{lic.id}"'
 
 
-def etag_matches(request: Request, etag: str) -> bool:
-    header = request.headers.get("if-none-match")
+def if_none_match_matches(header: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header value names `etag` (weak comparison, RFC 9110)."""
     if not header:
         return False
     candidates = {c.strip().removeprefix("W/") for c in header.split(",")}
     return "*" in candidates or etag in candidates
+
+
+def etag_matches(request: Request, etag: str) -> bool:
+    return if_none_match_matches(request.headers.get("if-none-match"), etag)
 
 
 def cached_json(request: Request, model: BaseModel, max_age_s: int, lic: License) -> Response:

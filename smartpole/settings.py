@@ -171,6 +171,17 @@ class Settings(BaseSettings):
     api_cache_max_age_s: int = Field(
         default=30, ge=0, description="Cache-Control max-age of public read responses."
     )
+    api_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=3600,
+        description="Seconds each API process reuses a public read response it has "
+        "computed (same host, path, query and Accept), so a read may be this old. An expired "
+        "answer is still served, for at most another TTL, while one background request "
+        "recomputes it. An admin write clears the cache of the process that served it; other "
+        "worker processes converge once their entry is refreshed (within two TTLs). 0 "
+        "disables the cache.",
+    )
     api_expected_cadence_s: int = Field(
         default=300,
         ge=1,

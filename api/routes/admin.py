@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends
 from starlette.responses import Response
 
-from api.deps import Conn, State, require_admin
+from api.deps import Db, State, require_admin
 from api.params import PoleIdPath
 from api.problems import COMMON_PROBLEMS, not_found, problem_response_doc
 from api.schemas import PoleDetail, PoleRegistryFields
@@ -53,12 +53,13 @@ def _detail(state: State, row: dict[str, object], status: int) -> Response:
 def put_pole(
     *,
     state: State,
-    conn: Conn,
+    db: Db,
     pole_id: PoleIdPath,
     fields: Annotated[PoleRegistryFields, Body(examples=[EXAMPLE])],
 ) -> Response:
     """Create a pole or replace its registry fields (fields left out become empty)."""
-    row, created = registry.put_pole(conn, pole_id, fields.model_dump())
+    with db.connection() as conn:
+        row, created = registry.put_pole(conn, pole_id, fields.model_dump())
     return _detail(state, row, 201 if created else 200)
 
 
@@ -70,12 +71,13 @@ def put_pole(
 def patch_pole(
     *,
     state: State,
-    conn: Conn,
+    db: Db,
     pole_id: PoleIdPath,
     fields: Annotated[PoleRegistryFields, Body(examples=[{"notes": "Lamp replaced"}])],
 ) -> Response:
     """Change only the registry fields sent."""
-    row = registry.patch_pole(conn, pole_id, fields.model_dump(exclude_unset=True))
+    with db.connection() as conn:
+        row = registry.patch_pole(conn, pole_id, fields.model_dump(exclude_unset=True))
     if row is None:
         raise not_found(f"no pole {pole_id!r}")
     return _detail(state, row, 200)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from api.cursors import decode_cursor
-from api.deps import Conn, State, Zones, page_size
+from api.deps import Db, State, Zones, page_size
 from api.params import (
     CursorQuery,
     DistrictQuery,
@@ -42,7 +42,7 @@ def aggregates(
     *,
     request: Request,
     state: State,
-    conn: Conn,
+    db: Db,
     zones: Zones,
     family: Annotated[Family, Path(examples=["env"])],
     metric: Annotated[str, Path(pattern=r"^[a-z0-9_]{1,40}$", examples=["pm10"])],
@@ -71,21 +71,20 @@ def aggregates(
         after_time, after_key = decode_cursor(cursor, "aggregates", (datetime, str))
         after = (after_time, after_key)
     size = page_size(state, limit)
-    rows = aggregate_queries.fetch_aggregates(
-        conn,
-        aggregate_queries.AggregateRequest(
-            metric=found,
-            group=group,
-            interval=interval,
-            agg=agg,
-            tz=zone,
-            start=span.start,
-            end=span.end,
-            district=district,
-            after=after,
-            limit=size,
-        ),
+    query = aggregate_queries.AggregateRequest(
+        metric=found,
+        group=group,
+        interval=interval,
+        agg=agg,
+        tz=zone,
+        start=span.start,
+        end=span.end,
+        district=district,
+        after=after,
+        limit=size,
     )
+    with db.connection() as conn:
+        rows = aggregate_queries.fetch_aggregates(conn, query)
     local_zone = ZoneInfo(zone)
     points = [
         AggregatePoint(

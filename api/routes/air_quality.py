@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.cursors import decode_cursor
-from api.deps import Conn, State, Zones, page_size
+from api.deps import Db, State, Zones, page_size
 from api.params import CursorQuery, DistrictQuery, LimitQuery, TzQuery
 from api.problems import COMMON_PROBLEMS
 from api.routes.common import next_link, respond
@@ -25,7 +25,7 @@ def exceedances(
     *,
     request: Request,
     state: State,
-    conn: Conn,
+    db: Db,
     zones: Zones,
     year: Annotated[
         int | None, Query(ge=2000, le=2099, description="Calendar year in tz (default: this one)")
@@ -43,9 +43,16 @@ def exceedances(
     chosen_year = year or datetime.now(UTC).year
     after = decode_cursor(cursor, "exceedances", (str,))[0] if cursor else None
     size = min(page_size(state, limit), 1000)
-    rows = aq_queries.exceedances(
-        conn, year=chosen_year, tz=zone, district=district, pole_id=pole_id, after=after, limit=size
-    )
+    with db.connection() as conn:
+        rows = aq_queries.exceedances(
+            conn,
+            year=chosen_year,
+            tz=zone,
+            district=district,
+            pole_id=pole_id,
+            after=after,
+            limit=size,
+        )
     key = [rows[-1]["pole_id"]] if rows else None
     return respond(
         request,

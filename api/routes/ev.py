@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.cursors import decode_cursor
-from api.deps import Conn, State, Zones, page_size
+from api.deps import Db, State, Zones, page_size
 from api.params import (
     CursorQuery,
     DistrictQuery,
@@ -47,7 +47,7 @@ def connectors(
     *,
     request: Request,
     state: State,
-    conn: Conn,
+    db: Db,
     status: Annotated[
         OcppStatus | None,
         Query(
@@ -100,7 +100,8 @@ def connectors(
         near=near,
         max_distance_m=max_distance_m,
     )
-    rows = ev_queries.find_connectors(conn, filters, after, size)
+    with db.connection() as conn:
+        rows = ev_queries.find_connectors(conn, filters, after, size)
     items = [
         Connector.model_validate({**r, "distance_m": r["distance_m"] if near else None})
         for r in rows
@@ -124,7 +125,7 @@ def sessions(
     *,
     request: Request,
     state: State,
-    conn: Conn,
+    db: Db,
     zones: Zones,
     pole_id: PoleQuery = None,
     start: FromQuery = None,
@@ -142,9 +143,10 @@ def sessions(
         t, p, c, x = decode_cursor(cursor, "sessions", (datetime, str, int, str))
         after = (t, p, c, x)
     size = page_size(state, limit)
-    rows = ev_queries.list_sessions(
-        conn, start=span.start, end=span.end, pole_id=pole_id, after=after, limit=size
-    )
+    with db.connection() as conn:
+        rows = ev_queries.list_sessions(
+            conn, start=span.start, end=span.end, pole_id=pole_id, after=after, limit=size
+        )
     local_zone = ZoneInfo(zone)
     items = [
         ChargingSession.model_validate(
@@ -178,7 +180,7 @@ def energy(
     *,
     request: Request,
     state: State,
-    conn: Conn,
+    db: Db,
     zones: Zones,
     interval: Annotated[Literal["hour", "day", "month"], Query()] = "day",
     group: Annotated[Literal["city", "district", "pole"], Query()] = "city",
@@ -196,16 +198,17 @@ def energy(
         t, k = decode_cursor(cursor, "energy", (datetime, str))
         after = (t, k)
     size = page_size(state, limit)
-    rows = ev_queries.energy_delivered(
-        conn,
-        interval=interval,
-        group=group,
-        tz=zone,
-        start=span.start,
-        end=span.end,
-        after=after,
-        limit=size,
-    )
+    with db.connection() as conn:
+        rows = ev_queries.energy_delivered(
+            conn,
+            interval=interval,
+            group=group,
+            tz=zone,
+            start=span.start,
+            end=span.end,
+            after=after,
+            limit=size,
+        )
     local_zone = ZoneInfo(zone)
     items = [
         EnergyPoint(

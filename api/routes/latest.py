@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.cursors import decode_cursor
-from api.deps import Conn, State, page_size
+from api.deps import Db, State, page_size
 from api.params import CursorQuery, DistrictQuery, LimitQuery, PoleIdPath
 from api.problems import COMMON_PROBLEMS, not_found, problem_response_doc
 from api.routes.common import next_link, respond
@@ -33,16 +33,17 @@ router = APIRouter(prefix="/v1", tags=["latest"])
     response_model=PoleLatest,
     responses={404: problem_response_doc("No such pole"), **COMMON_PROBLEMS},
 )
-def pole_latest(request: Request, state: State, conn: Conn, pole_id: PoleIdPath) -> Response:
+def pole_latest(request: Request, state: State, db: Db, pole_id: PoleIdPath) -> Response:
     """The newest reading of every family of one pole (newest *device* time, so a
     late-arriving backlog never replaces a newer value)."""
-    pole = pole_queries.get_pole(conn, pole_id)
-    if pole is None:
-        raise not_found(f"no pole {pole_id!r}")
-    env = latest_queries.latest_of_pole(conn, pole_id, Family.ENV)
-    light = latest_queries.latest_of_pole(conn, pole_id, Family.LIGHT)
-    wifi = latest_queries.latest_of_pole(conn, pole_id, Family.WIFI)
-    connectors = latest_queries.latest_connectors(conn, [pole_id])
+    with db.connection() as conn:
+        pole = pole_queries.get_pole(conn, pole_id)
+        if pole is None:
+            raise not_found(f"no pole {pole_id!r}")
+        env = latest_queries.latest_of_pole(conn, pole_id, Family.ENV)
+        light = latest_queries.latest_of_pole(conn, pole_id, Family.LIGHT)
+        wifi = latest_queries.latest_of_pole(conn, pole_id, Family.WIFI)
+        connectors = latest_queries.latest_connectors(conn, [pole_id])
     return respond(
         request,
         state,
@@ -67,7 +68,7 @@ def city_latest(
     *,
     request: Request,
     state: State,
-    conn: Conn,
+    db: Db,
     family: Annotated[
         Literal["env", "light", "wifi"],
         Query(description="Which family (EV connectors: /v1/ev/connectors)"),
@@ -80,7 +81,8 @@ def city_latest(
     one page ordered by pole id. Poles that never sent this family are left out."""
     after = decode_cursor(cursor, f"latest-{family}", (str,))[0] if cursor else None
     size = page_size(state, limit)
-    rows = latest_queries.latest_of_city(conn, _FAMILIES[family], district, after, size)
+    with db.connection() as conn:
+        rows = latest_queries.latest_of_city(conn, _FAMILIES[family], district, after, size)
     items = [
         CityLatestItem(pole_id=r["pole_id"], district=r["district"], reading=_reading(r))
         for r in rows

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from api.cursors import decode_cursor
-from api.deps import ApiState, Conn, State, page_size
+from api.deps import ApiState, Db, State, page_size
 from api.params import CursorQuery, DistrictQuery, LimitQuery
 from api.problems import COMMON_PROBLEMS
 from api.routes.common import next_link, respond
@@ -80,7 +80,7 @@ def pole_health(
     *,
     request: Request,
     state: State,
-    conn: Conn,
+    db: Db,
     district: DistrictQuery = None,
     pole_id: PoleQuery = None,
     limit: LimitQuery = None,
@@ -90,12 +90,13 @@ def pole_health(
     stale sensors, lamp fault, faulted chargers."""
     after = decode_cursor(cursor, "pole-health", (str,))[0] if cursor else None
     size = page_size(state, limit)
-    rows = health_queries.pole_health_facts(conn, district, pole_id, after, size)
-    ev_poles = [r["pole_id"] for r in rows if r["ev_observed_at"] is not None]
     by_pole: dict[str, list[dict[str, Any]]] = {}
-    if ev_poles:
-        for c in latest_queries.latest_connectors(conn, ev_poles):
-            by_pole.setdefault(c["pole_id"], []).append(c)
+    with db.connection() as conn:
+        rows = health_queries.pole_health_facts(conn, district, pole_id, after, size)
+        ev_poles = [r["pole_id"] for r in rows if r["ev_observed_at"] is not None]
+        if ev_poles:
+            for c in latest_queries.latest_connectors(conn, ev_poles):
+                by_pole.setdefault(c["pole_id"], []).append(c)
     items = [judge(r, by_pole.get(r["pole_id"], []), state) for r in rows]
     key = [rows[-1]["pole_id"]] if rows else None
     return respond(

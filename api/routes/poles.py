@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from api.cursors import decode_cursor
-from api.deps import Conn, State, page_size
+from api.deps import Db, State, page_size
 from api.params import CursorQuery, DistrictQuery, LimitQuery, PoleIdPath, parse_bbox
 from api.problems import COMMON_PROBLEMS, not_found, problem_response_doc
 from api.responses import license_link
@@ -45,7 +45,7 @@ def list_poles(
     *,
     request: Request,
     state: State,
-    conn: Conn,
+    db: Db,
     district: DistrictQuery = None,
     bbox: BboxQuery = None,
     capability: CapabilityQuery = None,
@@ -56,7 +56,8 @@ def list_poles(
     filters = _filters(district, bbox, capability)
     after = decode_cursor(cursor, "poles", (str,))[0] if cursor else None
     size = page_size(state, limit)
-    rows = pole_queries.list_poles(conn, filters, after, size)
+    with db.connection() as conn:
+        rows = pole_queries.list_poles(conn, filters, after, size)
     key = [rows[-1]["pole_id"]] if rows else None
     return respond(
         request,
@@ -153,9 +154,10 @@ def _feature(row: dict[str, Any]) -> bytes:
     response_model=PoleDetail,
     responses={404: problem_response_doc("No such pole"), **COMMON_PROBLEMS},
 )
-def pole_detail(request: Request, state: State, conn: Conn, pole_id: PoleIdPath) -> Response:
+def pole_detail(request: Request, state: State, db: Db, pole_id: PoleIdPath) -> Response:
     """One pole's registry entry and what was last observed."""
-    row = pole_queries.get_pole(conn, pole_id)
+    with db.connection() as conn:
+        row = pole_queries.get_pole(conn, pole_id)
     if row is None:
         raise not_found(f"no pole {pole_id!r}")
     return respond(

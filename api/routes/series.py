@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import TypeAdapter
 from starlette.responses import Response, StreamingResponse
 
 from api.cursors import decode_cursor
-from api.deps import ApiState, Conn, State, Zones, page_size
+from api.deps import ApiState, Db, State, Zones, page_size
 from api.params import (
     CursorQuery,
     FromQuery,
@@ -34,6 +35,7 @@ from storage.queries import series as series_queries
 from storage.queries.catalog import SERIES_METRICS, Aggregate, Interval, Metric, find_metric
 
 router = APIRouter(prefix="/v1", tags=["series"])
+_POINTS = TypeAdapter(list[Point])
 
 DEFAULT_SPAN: dict[str, timedelta] = {
     "raw": timedelta(days=1),
@@ -142,7 +144,7 @@ def series(
     *,
     request: Request,
     state: State,
-    conn: Conn,
+    db: Db,
     zones: Zones,
     pole_id: PoleIdPath,
     family: SeriesFamily,
@@ -175,10 +177,15 @@ def series(
     )
     after = decode_cursor(cursor, "series", (datetime,))[0] if cursor else None
     size = page_size(state, limit)
-    _require_pole(conn, pole_id)
-    rows = series_queries.fetch_series(conn, replace(req, after=after, limit=size))
+    with db.connection() as conn:
+        rows = series_queries.fetch_series(conn, replace(req, after=after, limit=size))
+        if not rows:
+            # The writer registers a pole with its first reading, so only an empty
+            # page needs the registry to tell "no such pole" from "no data".
+            _require_pole(conn, pole_id)
     zone = ZoneInfo(req.tz)
-    points = [Point(time=t.astimezone(zone), value=v) for t, v in rows]
+    # Validated as one list (in pydantic-core) rather than one Point() call per row.
+    points = _POINTS.validate_python([{"time": t.astimezone(zone), "value": v} for t, v in rows])
     key: list[object] | None = [rows[-1][0]] if rows else None
     return respond(
         request,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.cursors import decode_cursor
-from api.deps import Conn, State, page_size
+from api.deps import Db, State, page_size
 from api.params import CursorQuery, DistrictQuery, LimitQuery
 from api.problems import COMMON_PROBLEMS
 from api.routes.common import next_link, respond
@@ -23,7 +23,7 @@ def hotspots(
     *,
     request: Request,
     state: State,
-    conn: Conn,
+    db: Db,
     status: Annotated[Literal["up", "down", "degraded"] | None, Query()] = None,
     district: DistrictQuery = None,
     limit: LimitQuery = None,
@@ -32,7 +32,8 @@ def hotspots(
     """Each pole's access point with its newest state and connected clients."""
     after = decode_cursor(cursor, "hotspots", (str,))[0] if cursor else None
     size = page_size(state, limit)
-    rows = wifi_queries.list_hotspots(conn, status, district, after, size)
+    with db.connection() as conn:
+        rows = wifi_queries.list_hotspots(conn, status, district, after, size)
     key = [rows[-1]["pole_id"]] if rows else None
     return respond(
         request,

@@ -1,7 +1,14 @@
 """City-wide and per-district aggregates of one metric, bucketed in local time.
 
 Averages are weighted by readings (sum of sums over sum of counts), so a
-district is not skewed by a pole that reports less often."""
+district is not skewed by a pole that reports less often.
+
+Local days and months from the hourly rollup are aggregated in two steps: per
+pole and bucket first (no join, small integer bucket numbers), then the few
+resulting rows per pole are joined to the registry and combined per group.
+Joining every hourly row to its pole and grouping on the bucket's timestamp
+took about a quarter longer (4.0 vs 3.1 ms for 30 days of 100 poles).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 
-from storage.queries.buckets import plan_buckets
+from storage.queries.buckets import BucketPlan, plan_buckets
 from storage.queries.catalog import Aggregate, Interval, Metric
 from storage.queries.series import ROLLUP_TABLE, raw_value, rollup_value
 
@@ -41,50 +48,12 @@ def fetch_aggregates(
     """Rows (bucket, group key, value) ordered by bucket, then key."""
     if req.interval == "raw":
         raise ValueError("aggregates need an interval, not raw")
-    metric = req.metric
-    use_rollup = metric.has_hourly_rollup and req.interval in ("hour", "day", "month")
-    time_col = sql.SQL("t.bucket" if use_rollup else "t.observed_at")
     plan = plan_buckets(req.interval, req.tz, req.start, req.end)
-    bucket = time_col if use_rollup and req.interval == "hour" else plan.bucket_of(time_col)
-    if use_rollup:
-        value = rollup_value(metric, req.agg)
-        present = sql.SQL("sum({}) > 0").format(sql.Identifier(f"{metric.column}_count"))
-        table = sql.Identifier(ROLLUP_TABLE)
+    use_rollup = req.metric.has_hourly_rollup and req.interval in ("hour", "day", "month")
+    if use_rollup and plan.thresholds is not None:
+        query = _rollup_local_buckets_query(req)
     else:
-        value = raw_value(metric, req.agg)
-        present = sql.SQL("count({}) > 0").format(sql.Identifier(metric.column))
-        table = sql.Identifier(metric.table)
-    key = sql.SQL("'city'") if req.group == "city" else sql.SQL("coalesce(p.district, '')")
-    district = sql.SQL("AND p.district = %(district)s") if req.district else sql.SQL("")
-    after = (
-        sql.SQL("AND ({b}, {k}) > (%(after_time)s, %(after_key)s)").format(b=bucket, k=key)
-        if req.after
-        else sql.SQL("")
-    )
-    after_scan = (
-        sql.SQL("AND {t} >= %(after_time)s").format(t=time_col) if req.after else sql.SQL("")
-    )
-    query = sql.SQL(
-        """
-        SELECT {bucket} AS time, {key} AS key, {value} AS value
-        FROM {table} t JOIN poles p ON p.pole_id = t.pole_id
-        WHERE {time_col} >= %(range_start)s AND {time_col} < %(range_end)s {after_scan} {district}
-        GROUP BY 1, 2
-        HAVING {present} {after}
-        ORDER BY 1, 2
-        LIMIT %(limit)s
-        """
-    ).format(
-        bucket=bucket,
-        key=key,
-        value=value,
-        table=table,
-        time_col=time_col,
-        after_scan=after_scan,
-        district=district,
-        present=present,
-        after=after,
-    )
+        query = _single_step_query(req, plan, use_rollup)
     params = {
         **plan.params(),
         "tz": req.tz,
@@ -96,5 +65,119 @@ def fetch_aggregates(
         "limit": req.limit,
     }
     with conn.cursor() as cur:
-        cur.execute(query, params)
+        # Never prepared: after five runs on a connection PostgreSQL may switch a
+        # prepared statement to a generic plan, which cannot see how wide the time
+        # range is (it guessed 84 of 16,800 rows), and sorts instead of hashing:
+        # 12.9 ms instead of 4.9 for 30 days of 100 poles. Planning costs 0.5 ms.
+        cur.execute(query, params, prepare=False)
         return [(row[0], row[1], row[2]) for row in cur.fetchall()]
+
+
+def _group_key(req: AggregateRequest) -> sql.Composable:
+    return sql.SQL("'city'") if req.group == "city" else sql.SQL("coalesce(p.district, '')")
+
+
+def _after(req: AggregateRequest, bucket: sql.Composable) -> sql.Composable:
+    if not req.after:
+        return sql.SQL("")
+    return sql.SQL("AND ({b}, {k}) > (%(after_time)s, %(after_key)s)").format(
+        b=bucket, k=_group_key(req)
+    )
+
+
+def _single_step_query(req: AggregateRequest, plan: BucketPlan, use_rollup: bool) -> sql.Composed:
+    metric = req.metric
+    time_col = sql.SQL("t.bucket" if use_rollup else "t.observed_at")
+    bucket = time_col if use_rollup and req.interval == "hour" else plan.bucket_of(time_col)
+    if use_rollup:
+        value = rollup_value(metric, req.agg)
+        present = sql.SQL("sum({}) > 0").format(sql.Identifier(f"{metric.column}_count"))
+        table = sql.Identifier(ROLLUP_TABLE)
+    else:
+        value = raw_value(metric, req.agg)
+        present = sql.SQL("count({}) > 0").format(sql.Identifier(metric.column))
+        table = sql.Identifier(metric.table)
+    district = sql.SQL("AND p.district = %(district)s") if req.district else sql.SQL("")
+    after_scan = (
+        sql.SQL("AND {t} >= %(after_time)s").format(t=time_col) if req.after else sql.SQL("")
+    )
+    return sql.SQL(
+        """
+        SELECT {bucket} AS time, {key} AS key, {value} AS value
+        FROM {table} t JOIN poles p ON p.pole_id = t.pole_id
+        WHERE {time_col} >= %(range_start)s AND {time_col} < %(range_end)s {after_scan} {district}
+        GROUP BY 1, 2
+        HAVING {present} {after}
+        ORDER BY 1, 2
+        LIMIT %(limit)s
+        """
+    ).format(
+        bucket=bucket,
+        key=_group_key(req),
+        value=value,
+        table=table,
+        time_col=time_col,
+        after_scan=after_scan,
+        district=district,
+        present=present,
+        after=_after(req, bucket),
+    )
+
+
+def _rollup_partials(metric: Metric, agg: Aggregate) -> tuple[sql.Composable, sql.Composable]:
+    """(per pole and bucket: `n` readings and the partial value `v`; per group: the
+    value combined from them). Every aggregate of the rollup combines exactly."""
+    m = metric.column
+    n = sql.SQL("sum({}) AS n").format(sql.Identifier(f"{m}_count"))
+    total = sql.SQL("sum({}) AS v").format(sql.Identifier(f"{m}_sum"))
+    if agg == "avg" and metric.energetic:
+        energy = sql.SQL("sum(laeq_energy_sum) AS v")
+        return sql.SQL(", ").join([n, energy]), sql.SQL(
+            "10 * log10(sum(b.v) / sum(b.n)::double precision)"
+        )
+    if agg == "avg":
+        return sql.SQL(", ").join([n, total]), sql.SQL("sum(b.v) / sum(b.n)::double precision")
+    if agg == "sum":
+        return sql.SQL(", ").join([n, total]), sql.SQL("sum(b.v)")
+    if agg == "count":
+        return n, sql.SQL("sum(b.n)::double precision")
+    extreme = sql.SQL("{f}({c}) AS v").format(f=sql.Identifier(agg), c=sql.Identifier(f"{m}_{agg}"))
+    return sql.SQL(", ").join([n, extreme]), sql.SQL("{f}(b.v)::double precision").format(
+        f=sql.Identifier(agg)
+    )
+
+
+def _rollup_local_buckets_query(req: AggregateRequest) -> sql.Composed:
+    partials, value = _rollup_partials(req.metric, req.agg)
+    bucket = sql.SQL("(%(thresholds)s::timestamptz[])[b.bucket_no]")
+    district = (
+        sql.SQL("AND t.pole_id IN (SELECT pole_id FROM poles WHERE district = %(district)s)")
+        if req.district
+        else sql.SQL("")
+    )
+    after_scan = sql.SQL("AND t.bucket >= %(after_time)s") if req.after else sql.SQL("")
+    return sql.SQL(
+        """
+        SELECT {bucket} AS time, {key} AS key, {value} AS value
+        FROM (
+            SELECT t.pole_id, width_bucket(t.bucket, %(thresholds)s::timestamptz[]) AS bucket_no,
+                   {partials}
+            FROM {table} t
+            WHERE t.bucket >= %(range_start)s AND t.bucket < %(range_end)s {after_scan} {district}
+            GROUP BY 1, 2
+        ) b JOIN poles p ON p.pole_id = b.pole_id
+        GROUP BY 1, 2
+        HAVING sum(b.n) > 0 {after}
+        ORDER BY 1, 2
+        LIMIT %(limit)s
+        """
+    ).format(
+        bucket=bucket,
+        key=_group_key(req),
+        value=value,
+        partials=partials,
+        table=sql.Identifier(ROLLUP_TABLE),
+        after_scan=after_scan,
+        district=district,
+        after=_after(req, bucket),
+    )

@@ -57,11 +57,14 @@ def run_api(settings: Settings) -> RunningApi:
 
 @pytest.fixture
 def api_settings(database_url: str) -> Settings:
+    """The API as configured for tests: no response cache (api_cache_seconds=0), so
+    every read sees what the test just wrote; test_response_cache.py turns it on."""
     return Settings(
         database_url=database_url,
         api_key=ADMIN_KEY,  # type: ignore[arg-type]  # pydantic turns it into a SecretStr
         api_pool_size=4,
         api_cors_origins="https://app.example.org",
+        api_cache_seconds=0,
     )
 
 

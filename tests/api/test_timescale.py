@@ -47,7 +47,7 @@ def timescale_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Cl
             for statement in SEED:
                 conn.execute(statement.encode())
         # PGlite serves one connection at a time: a pool of one.
-        settings = Settings(database_url=dsn, api_pool_size=1)
+        settings = Settings(database_url=dsn, api_pool_size=1, api_cache_seconds=0)
         with run_api(settings) as running, httpx.Client(base_url=running.url, timeout=60) as http:
             yield http
 
