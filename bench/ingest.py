@@ -158,6 +158,25 @@ def process_tree_cpu_seconds(roots: list[int]) -> float:
     return total
 
 
+def wait_for_drain(url: str, readings: int, workers: list[IngestProcess]) -> list[float]:
+    """Wait until `readings` rows are stored; returns [time of the first commit]."""
+    first_commit: list[float] = []
+
+    def drained() -> bool:
+        n = count_rows(url)
+        if n and not first_commit:
+            first_commit.append(time.perf_counter())
+        return n >= readings
+
+    try:
+        wait_until(drained, 600, "backlog drained", interval=0.02)
+    except TimeoutError:
+        for worker in workers:  # their broker and database go away with us
+            worker.kill()
+        raise
+    return first_commit
+
+
 def count_rows(url: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT count(*) FROM env_readings").fetchone()
@@ -229,15 +248,7 @@ def main() -> None:
             for worker in workers:
                 worker.start()
             groups["ingest"] = [w.process.pid for w in workers if w.process is not None]
-            first_commit: list[float] = []
-
-            def drained() -> bool:
-                n = count_rows(url)
-                if n and not first_commit:
-                    first_commit.append(time.perf_counter())
-                return n >= args.readings
-
-            wait_until(drained, 600, "backlog drained", interval=0.02)
+            first_commit = wait_for_drain(url, args.readings, workers)
             drain_s = time.perf_counter() - started
             cpu_s = {
                 name: process_tree_cpu_seconds(pids) - cpu_before.get(name, 0.0)
