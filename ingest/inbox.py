@@ -32,11 +32,6 @@ class Inbox:
         self._items: deque[InboundMessage] = deque()
         self._arrived = threading.Condition()
 
-    def put(self, message: InboundMessage) -> None:
-        with self._arrived:
-            self._items.append(message)
-            self._arrived.notify()
-
     def put_many(self, messages: Iterable[InboundMessage]) -> None:
         with self._arrived:
             self._items.extend(messages)

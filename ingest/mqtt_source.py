@@ -181,15 +181,6 @@ class MqttSource:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         """paho's path: the PUBLISH packets the bulk path leaves to paho."""
-        if not self._accepting:
-            return
-        self.inbox.put(
-            InboundMessage(
-                topic=message._topic.decode("utf-8", errors="replace"),
-                payload=bytes(message.payload),
-                received_at=time.time(),
-                mid=message.mid,
-                qos=message.qos,
-                connection=self.connection,
-            )
+        self._on_publishes(
+            [RawPublish(message._topic, bytes(message.payload), message.mid, message.qos)]
         )
