@@ -211,6 +211,30 @@ def _etag(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
+async def _send_answer(
+    send: Send,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    if_none_match: str | None,
+    extra: list[tuple[bytes, bytes]],
+) -> None:
+    """A storable (status 200) answer with `extra` headers, or the 304 standing for
+    it when the client's If-None-Match names its ETag."""
+    etag = _etag(headers)
+    if etag is not None and if_none_match_matches(if_none_match, etag):
+        for reply in _not_modified(headers, extra):
+            await send(reply)
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": headers + extra})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _without_if_none_match(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """The request's headers minus If-None-Match: asked that way, the app gives the
+    whole answer, which can be stored; the 304 is decided here."""
+    return [h for h in scope["headers"] if h[0] != b"if-none-match"]
+
+
 def _not_modified(
     headers: list[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
 ) -> list[Message]:
@@ -364,12 +388,7 @@ class ResponseCacheMiddleware:
             scope["route"] = entry.route
         age = int(self.cache.clock() - entry.stored_at)
         extra = [(b"age", b"%d" % age), (b"x-cache", result.encode())]
-        if entry.etag is not None and if_none_match_matches(if_none_match, entry.etag):
-            for reply in _not_modified(entry.headers, extra):
-                await send(reply)
-            return
-        await send({"type": "http.response.start", "status": 200, "headers": entry.headers + extra})
-        await send({"type": "http.response.body", "body": entry.body})
+        await _send_answer(send, entry.headers, entry.body, if_none_match, extra)
 
     def _take_off(self, key: Key) -> asyncio.Event:
         """Mark `key` as being computed (before any await, so no second request can
@@ -382,8 +401,11 @@ class ResponseCacheMiddleware:
         """Recompute `key` in the background, as a copy of the request that found its
         entry expired, answered to nobody."""
         flight = self._take_off(key)
-        headers = [h for h in scope["headers"] if h[0] != b"if-none-match"]
-        inner = {**scope, "headers": headers, "state": dict(scope.get("state", {}))}
+        inner = {
+            **scope,
+            "headers": _without_if_none_match(scope),
+            "state": dict(scope.get("state", {})),
+        }
         inner.pop("route", None)
         delivered = False
 
@@ -430,8 +452,7 @@ class ResponseCacheMiddleware:
 
         inner = scope
         if if_none_match is not None:
-            # Ask for the whole answer, to store it; the 304 is decided here.
-            inner = {**scope, "headers": [h for h in scope["headers"] if h[0] != b"if-none-match"]}
+            inner = {**scope, "headers": _without_if_none_match(scope)}
         recorder = _Recorder(
             scope=scope,
             inner_scope=inner,
@@ -449,13 +470,7 @@ class ResponseCacheMiddleware:
             if recorder.complete and cache.generation == generation:
                 cache.put(key, _entry(key, headers, body, cache.clock(), scope.get("route")))
             release()
-            etag = _etag(headers)
-            if etag is not None and if_none_match_matches(if_none_match, etag):
-                for reply in _not_modified(headers, [_MISS]):
-                    await send(reply)
-                return
-            await send({**recorder.start, "headers": [*headers, _MISS]})
-            await send({"type": "http.response.body", "body": body})
+            await _send_answer(send, headers, body, if_none_match, [_MISS])
         finally:
             release()
 
