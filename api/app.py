@@ -33,8 +33,8 @@ from api.routes import (
     wifi,
 )
 from api.schemas import License
+from config.services import ApiSettings
 from smartpole.logs import configure_logging
-from smartpole.settings import Settings
 from storage.queries.health import known_time_zones
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def _configure_connection(conn: psycopg.Connection[Any]) -> None:
     conn.execute(f"SET statement_timeout = {QUERY_TIMEOUT_MS:d}".encode())
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: ApiSettings) -> FastAPI:
     license_ = License(id=settings.data_license, url=settings.data_license_url)
     state = ApiState(settings=settings, license=license_)
     metrics = ApiMetrics()
@@ -140,8 +140,8 @@ def create_app(settings: Settings) -> FastAPI:
     # Middleware order, outermost first: metrics -> CORS -> response cache -> FastAPI
     # routing. A cache hit never reaches routing, yet is counted, timed and gets its
     # CORS headers like any response.
-    if settings.api_cache_seconds > 0:
-        cache = ResponseCache(settings.api_cache_seconds)
+    if settings.api_cache_ttl_s > 0:
+        cache = ResponseCache(settings.api_cache_ttl_s)
         app.add_middleware(
             ResponseCacheMiddleware, cache=cache, on_result=metrics.watch_cache(cache)
         )
@@ -162,6 +162,6 @@ def create_app(settings: Settings) -> FastAPI:
 def create_app_from_environment() -> FastAPI:
     """The factory uvicorn calls in each worker process (`smartpole api` with
     SMARTPOLE_API_WORKERS > 1): every worker reads the settings and opens its pool."""
-    settings = Settings()
+    settings = ApiSettings()
     configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)

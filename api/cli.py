@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from smartpole.settings import Settings
+from config.services import ApiSettings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -14,10 +14,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="serve the open-data REST API",
         description="Serve the REST API (docs at /docs) on SMARTPOLE_API_HOST:SMARTPOLE_API_PORT.",
     )
-    parser.set_defaults(handler=serve)
+    parser.set_defaults(handler=serve, settings_class=ApiSettings)
 
 
-def serve(args: argparse.Namespace, settings: Settings) -> int:
+def serve(args: argparse.Namespace, settings: ApiSettings) -> int:
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
     from api.app import create_app  # noqa: PLC0415

@@ -17,7 +17,7 @@ from psycopg_pool import ConnectionPool
 from api.params import MAX_LIMIT, TimeZones
 from api.problems import ProblemError
 from api.schemas import License
-from smartpole.settings import Settings
+from config.services import ApiSettings
 from storage.queries.health import known_time_zones
 
 
@@ -25,7 +25,7 @@ from storage.queries.health import known_time_zones
 class ApiState:
     """Everything the app holds for its lifetime (app.state.api)."""
 
-    settings: Settings
+    settings: ApiSettings
     license: License
     pool: ConnectionPool | None = None
     time_zones: TimeZones | None = None

@@ -8,7 +8,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.api import Capability, PolePublic
-from models.readings import OcppErrorCode, OcppStatus
+from models.vocabulary import OcppErrorCode, OcppStatus
 
 T = TypeVar("T")
 
@@ -252,6 +252,7 @@ class PoleHealth(BaseModel):
     last_seen: datetime | None
     stale_sensors: list[str] = Field(description="Installed families with no recent reading")
     lamp_fault: str | None = Field(description="FIWARE lamp status when not ok")
+    hotspot_fault: bool = Field(False, description="The Wi-Fi access point reports itself down")
     charger_faults: list[ChargerFault]
 
 

@@ -53,7 +53,7 @@ import httpx
 import orjson
 import psycopg
 
-from smartpole.settings import Settings
+from config.services import ApiSettings
 from storage.migrate import migrate
 from tests.support.services import create_database, free_port, running_postgres, wait_until
 
@@ -63,7 +63,7 @@ EXPORT_POLES = 21
 WARM_UP_S = 2.0
 CPUS = os.cpu_count() or 1
 WRK_SCRIPT = Path(__file__).with_name("wrk_paths.lua")
-DEFAULT_CACHE_SECONDS: float = Settings.model_fields["api_cache_seconds"].default
+DEFAULT_CACHE_SECONDS: float = ApiSettings.model_fields["api_cache_ttl_s"].default
 
 DATASET_SQL = [
     """

@@ -6,9 +6,9 @@ import argparse
 import logging
 import sys
 
+from config.services import DashboardSettings
 from dashboards.provisioning import PACKAGE_DIR, generated_files, write_files
 from dashboards.push import DatabaseTarget, PushError, grafana_api, push
-from smartpole.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="write nothing; exit 1 if the committed files differ from what the code generates",
     )
-    build.set_defaults(handler=run_build)
+    build.set_defaults(handler=run_build, settings_class=DashboardSettings)
 
     push_cmd = sub.add_parser(
         "push", help="upload datasource, folder, dashboards and alert rules to a Grafana"
@@ -52,10 +52,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_false",
         help="the database is plain PostgreSQL: $__timeGroup must not use time_bucket()",
     )
-    push_cmd.set_defaults(handler=run_push)
+    push_cmd.set_defaults(handler=run_push, settings_class=DashboardSettings)
 
 
-def run_build(args: argparse.Namespace, settings: Settings) -> int:
+def run_build(args: argparse.Namespace, settings: DashboardSettings) -> int:
     if args.check:
         stale = [
             relative
@@ -75,11 +75,13 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def run_push(args: argparse.Namespace, settings: Settings) -> int:
+def run_push(args: argparse.Namespace, settings: DashboardSettings) -> int:
     token = args.token or (
         settings.grafana_token.get_secret_value() if settings.grafana_token else ""
     )
-    datasource_url = args.datasource_url or settings.database_url
+    datasource_url = args.datasource_url or (
+        settings.database_url.get_secret_value() if settings.database_url else None
+    )
     password = (
         settings.grafana_db_password.get_secret_value() if settings.grafana_db_password else None
     )

@@ -7,6 +7,13 @@
 - Receive Maximum 65535: the broker may have that many unacknowledged
   messages in flight to us, which is what lets a batch of thousands build up
   while the previous one commits.
+
+Two readers (`SMARTPOLE_INGEST_MQTT_READER`): "bulk" takes QoS 0/1 PUBLISH
+packets straight out of the receive buffer and acks a batch in one write
+(`paho_fastpath`, which relies on paho-mqtt 2.2 internals); "paho" uses only
+paho's public API (on_message, Client.ack), at about half the throughput, as
+the fallback should a paho release break the internals. The test suite runs
+the ingest tests with both.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -26,15 +33,19 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from config.endpoints import MqttEndpoint
 from ingest.inbox import InboundMessage, Inbox
 from ingest.paho_fastpath import BufferedSocket, DrainingClient
 from ingest.publish_reader import RawPublish
 from models.topics import SUBSCRIPTION_FILTER
-from smartpole.settings import MqttEndpoint
 
 log = logging.getLogger(__name__)
 
 MQTT_RECEIVE_MAXIMUM = 65535
+MqttReader = Literal["bulk", "paho"]
+# What paho's public API gives for a topic that is not UTF-8 (the broker
+# should never deliver one): it reaches the quarantine under this name.
+UNDECODABLE_TOPIC = "<topic is not valid UTF-8>"
 
 
 class MqttSource:
@@ -46,6 +57,7 @@ class MqttSource:
         share_group: str,
         session_expiry_s: int,
         inbox: Inbox,
+        reader: MqttReader = "bulk",
     ) -> None:
         self.endpoint = endpoint
         self.subscription = f"$share/{share_group}/{SUBSCRIPTION_FILTER}"
@@ -54,7 +66,9 @@ class MqttSource:
         self.connection = 0  # bumped on every (re)connect, see InboundMessage.connection
         self.connected = threading.Event()
         self._accepting = True
-        self._client = DrainingClient(
+        self.bulk = reader == "bulk"
+        client_class = DrainingClient if self.bulk else mqtt.Client
+        self._client = client_class(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=MQTTProtocolVersion.MQTTv5,
@@ -68,7 +82,8 @@ class MqttSource:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
-        self._client.on_publishes = self._on_publishes
+        if isinstance(self._client, DrainingClient):
+            self._client.on_publishes = self._on_publishes
         self._client.on_subscribe = self._on_subscribe
 
     def start(self) -> None:
@@ -95,11 +110,12 @@ class MqttSource:
         for message in messages:
             if message.connection != current or message.qos == 0:
                 continue
-            if message.qos == 1:
+            if message.qos == 1 and isinstance(self._client, DrainingClient):
                 qos1_mids.append(message.mid)
             else:
                 self._client.ack(message.mid, message.qos)
-        self._client.ack_many(qos1_mids)
+        if isinstance(self._client, DrainingClient):
+            self._client.ack_many(qos1_mids)
         return len(qos1_mids)
 
     def close(self) -> None:
@@ -120,10 +136,11 @@ class MqttSource:
             log.error("broker refused the connection: %s", reason_code)
             return
         self.connection += 1
-        # Safe here: paho has consumed exactly the CONNACK, nothing is buffered yet.
-        raw_socket = client._sock
-        if isinstance(raw_socket, socket.socket):  # ssl.SSLSocket is one too
-            client._sock = BufferedSocket(raw_socket)  # type: ignore[assignment,unused-ignore]
+        if self.bulk:
+            # Safe here: paho has consumed exactly the CONNACK, nothing is buffered yet.
+            raw_socket = client._sock
+            if isinstance(raw_socket, socket.socket):  # ssl.SSLSocket is one too
+                client._sock = BufferedSocket(raw_socket)  # type: ignore[assignment,unused-ignore]
         log.info(
             "connected to %s (session present: %s); subscribing %s",
             self.endpoint.redacted(),
@@ -180,7 +197,10 @@ class MqttSource:
         self.inbox.put_many(messages)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        """paho's path: the PUBLISH packets the bulk path leaves to paho."""
-        self._on_publishes(
-            [RawPublish(message._topic, bytes(message.payload), message.mid, message.qos)]
-        )
+        """paho's path: every message with the paho reader; with the bulk reader,
+        the PUBLISH packets it leaves to paho (QoS 2, odd framing)."""
+        try:
+            topic = message.topic.encode()
+        except UnicodeDecodeError:
+            topic = UNDECODABLE_TOPIC.encode()
+        self._on_publishes([RawPublish(topic, bytes(message.payload), message.mid, message.qos)])

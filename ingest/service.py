@@ -19,14 +19,15 @@ from typing import Any
 
 import psycopg
 
+from config import ConfigError
+from config.services import IngestSettings
 from ingest.decoding import decode_batch
 from ingest.inbox import InboundMessage, Inbox
 from ingest.mqtt_source import MQTT_RECEIVE_MAXIMUM, MqttSource
 from ingest.stats import IngestStats
 from models.wire import DecodeLimits, Rejection
-from smartpole.settings import Settings
 from storage.connection import connect_with_retry
-from storage.migrate import pending_migrations
+from storage.migrate import SchemaNotCurrent, pending_migrations
 from storage.writer import ReadingWriter, ReceivedRejection, WriteResult
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,12 @@ DB_STARTUP_TIMEOUT_S = 60.0
 
 
 class IngestService:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: IngestSettings) -> None:
         if settings.ingest_batch_size > MQTT_RECEIVE_MAXIMUM:
-            raise ValueError("SMARTPOLE_INGEST_BATCH_SIZE cannot exceed the MQTT receive maximum")
+            raise ConfigError(
+                "SMARTPOLE_INGEST_BATCH_SIZE cannot exceed the MQTT receive maximum "
+                f"({MQTT_RECEIVE_MAXIMUM})"
+            )
         self.settings = settings
         self.dsn = settings.require_database_url()
         self.inbox = Inbox()
@@ -53,6 +57,7 @@ class IngestService:
             share_group=settings.mqtt_share_group,
             session_expiry_s=settings.mqtt_session_expiry_s,
             inbox=self.inbox,
+            reader=settings.ingest_mqtt_reader,
         )
         self._conn: psycopg.Connection[Any] | None = None
         self._writer: ReadingWriter | None = None
@@ -193,7 +198,7 @@ class IngestService:
         pending = pending_migrations(conn)
         conn.rollback()
         if pending:
-            raise SystemExit(
+            raise SchemaNotCurrent(
                 f"database schema is not up to date (pending: {', '.join(pending)}); "
                 "run `smartpole db migrate` first"
             )

@@ -1,10 +1,11 @@
 """Wire models: what a pole publishes, one pydantic model per metric family.
 
-Field names follow the FIWARE Smart Data Models where one exists
-(AirQualityObserved, NoiseLevelObserved, Streetlight, EVChargingStation);
-units are fixed and documented on each field. Anything physically impossible
-is rejected with a precise reason, because a wrong number stored is worse
-than a number quarantined.
+Each field takes its wire name (FIWARE Smart Data Models where one exists:
+AirQualityObserved, NoiseLevelObserved, Streetlight, EVChargingStation), its
+unit, physical range and description from the domain catalogue
+(`models.catalogue`); the attribute name is the catalogue's storage column.
+Anything physically impossible is rejected with a precise reason, because a
+wrong number stored is worse than a number quarantined.
 
 Readings are validated with a context {"received_at": datetime,
 "max_future_skew": timedelta} so "too far in the future" is judged against
@@ -15,8 +16,7 @@ from __future__ import annotations
 
 import operator
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal, LiteralString, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     AwareDatetime,
@@ -29,19 +29,43 @@ from pydantic import (
     model_validator,
 )
 
+from models.catalogue.families import ENV_METRICS, FAMILIES
 from models.topics import Family
+from models.vocabulary import (
+    LampStatus,
+    OcppErrorCode,
+    OcppStatus,
+    PoleConnection,
+    PowerState,
+    WifiStatus,
+)
 
 # A device whose clock was never set reports 1970 or 2000; neither is a reading.
 EARLIEST_VALID_TIMESTAMP = datetime(2000, 1, 2, tzinfo=UTC)
 DEFAULT_MAX_FUTURE_SKEW = timedelta(minutes=5)
 
-Concentration = Annotated[float, Field(ge=0, le=5000)]  # µg/m³
-SoundLevel = Annotated[float, Field(ge=0, le=160)]  # dB(A)
-EnergyMeter = Annotated[float, Field(ge=0, le=1e9)]  # kWh, cumulative
-ByteCounter = Annotated[int, Field(ge=0, le=2**63 - 1)]  # bytes, cumulative
 ShortText = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\x20-\x7e]+$")
 ]
+
+
+def catalogued(family: Family, column: str) -> Any:
+    """The pydantic Field of `family`'s field `column`, as the catalogue declares it:
+    wire name, physical range, description, and whether it is required."""
+    spec = FAMILIES[family].field(column)
+    options: dict[str, Any] = {"description": spec.describe()}
+    if spec.wire != column:
+        options["alias"] = spec.wire
+    if spec.minimum is not None:
+        options["ge"] = spec.minimum
+    if spec.maximum is not None:
+        options["le"] = spec.maximum
+    if spec.vocabulary is not None:
+        # JSON carries the vocabulary as strings; strict mode would want enum members.
+        options["strict"] = False
+    if spec.required:
+        return Field(**options)
+    return Field(spec.default, **options)
 
 
 class _Reading(BaseModel):
@@ -94,23 +118,15 @@ class EnvReading(_Reading):
 
     family: ClassVar[Family] = Family.ENV
 
-    pm25: Concentration | None = Field(None, description="PM2.5, µg/m³")
-    pm10: Concentration | None = Field(None, description="PM10, µg/m³")
-    no2: Concentration | None = Field(None, description="Nitrogen dioxide, µg/m³")
-    o3: Concentration | None = Field(None, description="Ozone, µg/m³")
-    temperature: float | None = Field(None, ge=-60, le=70, description="Air temperature, °C")
-    relative_humidity: float | None = Field(
-        None, alias="relativeHumidity", ge=0, le=100, description="Relative humidity, %"
-    )
-    atmospheric_pressure: float | None = Field(
-        None, alias="atmosphericPressure", ge=800, le=1100, description="Air pressure, hPa"
-    )
-    laeq: SoundLevel | None = Field(
-        None, alias="LAeq", description="A-weighted equivalent sound level, dB(A)"
-    )
-    lamax: SoundLevel | None = Field(
-        None, alias="LAmax", description="A-weighted maximum sound level, dB(A)"
-    )
+    pm25: float | None = catalogued(Family.ENV, "pm25")
+    pm10: float | None = catalogued(Family.ENV, "pm10")
+    no2: float | None = catalogued(Family.ENV, "no2")
+    o3: float | None = catalogued(Family.ENV, "o3")
+    temperature: float | None = catalogued(Family.ENV, "temperature")
+    relative_humidity: float | None = catalogued(Family.ENV, "relative_humidity")
+    atmospheric_pressure: float | None = catalogued(Family.ENV, "atmospheric_pressure")
+    laeq: float | None = catalogued(Family.ENV, "laeq")
+    lamax: float | None = catalogued(Family.ENV, "lamax")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -121,18 +137,6 @@ class EnvReading(_Reading):
         return self
 
 
-# Python field names, which are also the storage column names.
-ENV_METRICS: tuple[LiteralString, ...] = (
-    "pm25",
-    "pm10",
-    "no2",
-    "o3",
-    "temperature",
-    "relative_humidity",
-    "atmospheric_pressure",
-    "laeq",
-    "lamax",
-)
 # All metric values of a reading in one C call: this check runs for every
 # reading ingested, and a generator over getattr() was a tenth of a worker's CPU.
 _env_metric_values = operator.itemgetter(*ENV_METRICS)
@@ -143,19 +147,13 @@ class LightReading(_Reading):
 
     family: ClassVar[Family] = Family.LIGHT
 
-    power_state: Literal["on", "off", "low", "bootingUp"] = Field(alias="powerState")
-    illuminance_level: float | None = Field(
-        None, alias="illuminanceLevel", ge=0, le=1, description="Dim level, 0 (off) to 1 (full)"
+    power_state: PowerState = catalogued(Family.LIGHT, "power_state")
+    illuminance_level: float | None = catalogued(Family.LIGHT, "illuminance_level")
+    active_power: float | None = catalogued(Family.LIGHT, "active_power")
+    total_active_energy_import: float | None = catalogued(
+        Family.LIGHT, "total_active_energy_import"
     )
-    active_power: float | None = Field(
-        None, alias="activePower", ge=0, le=5000, description="Lamp power draw, W"
-    )
-    total_active_energy_import: EnergyMeter | None = Field(
-        None, alias="totalActiveEnergyImport", description="Lamp energy meter, kWh"
-    )
-    lamp_status: Literal["ok", "defectiveLamp", "columnIssue", "brokenLantern"] | None = Field(
-        None, alias="status", description="Lamp health (FIWARE Streetlight status)"
-    )
+    lamp_status: LampStatus | None = catalogued(Family.LIGHT, "lamp_status")
 
 
 class WifiReading(_Reading):
@@ -163,49 +161,10 @@ class WifiReading(_Reading):
 
     family: ClassVar[Family] = Family.WIFI
 
-    status: Literal["up", "down", "degraded"] = Field(description="Access point state")
-    connected_clients: int = Field(alias="connectedClients", ge=0, le=10_000)
-    bytes_in: ByteCounter | None = Field(
-        None, alias="bytesIn", description="Bytes received since boot (counter)"
-    )
-    bytes_out: ByteCounter | None = Field(
-        None, alias="bytesOut", description="Bytes sent since boot (counter)"
-    )
-
-
-class OcppStatus(StrEnum):
-    """OCPP 1.6 ChargePointStatus."""
-
-    AVAILABLE = "Available"
-    PREPARING = "Preparing"
-    CHARGING = "Charging"
-    SUSPENDED_EV = "SuspendedEV"
-    SUSPENDED_EVSE = "SuspendedEVSE"
-    FINISHING = "Finishing"
-    RESERVED = "Reserved"
-    UNAVAILABLE = "Unavailable"
-    FAULTED = "Faulted"
-
-
-class OcppErrorCode(StrEnum):
-    """OCPP 1.6 ChargePointErrorCode."""
-
-    NO_ERROR = "NoError"
-    CONNECTOR_LOCK_FAILURE = "ConnectorLockFailure"
-    EV_COMMUNICATION_ERROR = "EVCommunicationError"
-    GROUND_FAILURE = "GroundFailure"
-    HIGH_TEMPERATURE = "HighTemperature"
-    INTERNAL_ERROR = "InternalError"
-    LOCAL_LIST_CONFLICT = "LocalListConflict"
-    OTHER_ERROR = "OtherError"
-    OVER_CURRENT_FAILURE = "OverCurrentFailure"
-    OVER_VOLTAGE = "OverVoltage"
-    POWER_METER_FAILURE = "PowerMeterFailure"
-    POWER_SWITCH_FAILURE = "PowerSwitchFailure"
-    READER_FAILURE = "ReaderFailure"
-    RESET_FAILURE = "ResetFailure"
-    UNDER_VOLTAGE = "UnderVoltage"
-    WEAK_SIGNAL = "WeakSignal"
+    status: WifiStatus = catalogued(Family.WIFI, "status")
+    connected_clients: int = catalogued(Family.WIFI, "connected_clients")
+    bytes_in: int | None = catalogued(Family.WIFI, "bytes_in")
+    bytes_out: int | None = catalogued(Family.WIFI, "bytes_out")
 
 
 class EvConnectorReading(_Reading):
@@ -215,19 +174,11 @@ class EvConnectorReading(_Reading):
 
     family: ClassVar[Family] = Family.EV
 
-    status: OcppStatus = Field(strict=False, description="OCPP 1.6 connector status")
-    error_code: OcppErrorCode = Field(
-        OcppErrorCode.NO_ERROR, alias="errorCode", strict=False, description="OCPP 1.6 error code"
-    )
-    charging_power: float | None = Field(
-        None, alias="chargingPower", ge=0, le=400, description="Power delivered now, kW"
-    )
-    total_active_energy_import: EnergyMeter | None = Field(
-        None, alias="totalActiveEnergyImport", description="Connector energy meter, kWh"
-    )
-    transaction_id: ShortText | None = Field(
-        None, alias="transactionId", description="Charging session id, while one runs"
-    )
+    status: OcppStatus = catalogued(Family.EV, "status")
+    error_code: OcppErrorCode = catalogued(Family.EV, "error_code")
+    charging_power: float | None = catalogued(Family.EV, "charging_power")
+    total_active_energy_import: float | None = catalogued(Family.EV, "total_active_energy_import")
+    transaction_id: ShortText | None = catalogued(Family.EV, "transaction_id")
 
 
 class PoleStatus(_Reading):
@@ -242,8 +193,8 @@ class PoleStatus(_Reading):
     date_observed: AwareDatetime | None = Field(  # type: ignore[assignment]
         None, alias="dateObserved", strict=False, description="When the status changed"
     )
-    status: Literal["online", "offline"]
-    firmware_version: ShortText | None = Field(None, alias="firmwareVersion")
+    status: PoleConnection = catalogued(Family.STATUS, "status")
+    firmware_version: ShortText | None = catalogued(Family.STATUS, "firmware_version")
 
     @field_validator("date_observed")
     @classmethod
@@ -254,7 +205,7 @@ class PoleStatus(_Reading):
 
     @model_validator(mode="after")
     def _timestamp_unless_will(self) -> Self:
-        if self.date_observed is None and self.status != "offline":
+        if self.date_observed is None and self.status is not PoleConnection.OFFLINE:
             raise ValueError("dateObserved is required unless status is offline (last-will)")
         return self
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
+from config.services import SimulatorSettings
 from models.topics import POLE_ID_PATTERN, Family
 from models.wire import DecodeLimits
 from simulators.city import (
@@ -49,7 +50,6 @@ from simulators.replay import (
     uba_messages,
 )
 from simulators.summary import RunSummary
-from smartpole.settings import Settings
 
 MAX_DURATION = timedelta(days=366)
 MAX_POLES = 100_000
@@ -134,7 +134,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     fleet.add_argument("--city", default=DEFAULT_CITY, help="city name (default %(default)s)")
     fleet.add_argument("--lat", type=float, default=DEFAULT_LATITUDE, help="city centre latitude")
     fleet.add_argument("--lon", type=float, default=DEFAULT_LONGITUDE, help="centre longitude")
-    fleet.set_defaults(handler=run_fleet)
+    fleet.set_defaults(handler=run_fleet, settings_class=SimulatorSettings)
 
     pole = kinds.add_parser("pole", help="one pole, every message shown (commissioning, faults)")
     pole.add_argument("pole_id", metavar="POLE_ID")
@@ -152,7 +152,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     pole.add_argument("--city", default=DEFAULT_CITY)
     pole.add_argument("--lat", type=float, default=DEFAULT_LATITUDE)
     pole.add_argument("--lon", type=float, default=DEFAULT_LONGITUDE)
-    pole.set_defaults(handler=run_pole)
+    pole.set_defaults(handler=run_pole, settings_class=SimulatorSettings)
 
     replay = kinds.add_parser("replay", help="replay recorded readings with original timestamps")
     replay.add_argument("file", type=Path, metavar="FILE")
@@ -165,7 +165,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="pace by the recorded times (default: as fast as possible)",
     )
     _add_output_options(replay)
-    replay.set_defaults(handler=run_replay)
+    replay.set_defaults(handler=run_replay, settings_class=SimulatorSettings)
 
 
 def _add_run_options(
@@ -232,7 +232,7 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
 # --- handlers -----------------------------------------------------------------
 
 
-def run_fleet(args: argparse.Namespace, settings: Settings) -> int:
+def run_fleet(args: argparse.Namespace, settings: SimulatorSettings) -> int:
     try:
         city = City.named(args.city, args.lat, args.lon)
         timezone = _timezone(args, settings)
@@ -254,7 +254,7 @@ def run_fleet(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
-def run_pole(args: argparse.Namespace, settings: Settings) -> int:
+def run_pole(args: argparse.Namespace, settings: SimulatorSettings) -> int:
     if not POLE_ID_PATTERN.fullmatch(args.pole_id):
         return _fail(f"invalid pole id {args.pole_id[:80]!r}: 1-64 of A-Z a-z 0-9 _ -")
     try:
@@ -291,7 +291,7 @@ def scenario_plan(scenario: str) -> FaultPlan:
         raise ValueError(f"unknown scenario {scenario[:60]!r}: {exc}") from None
 
 
-def run_replay(args: argparse.Namespace, settings: Settings) -> int:
+def run_replay(args: argparse.Namespace, settings: SimulatorSettings) -> int:
     report = ReplayReport()
     started = datetime.now(UTC)
     limits = DecodeLimits(
@@ -332,7 +332,7 @@ def run_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 def _simulate(
     args: argparse.Namespace,
-    settings: Settings,
+    settings: SimulatorSettings,
     *,
     city: City,
     poles: list[PoleSpec],
@@ -374,7 +374,7 @@ def _simulate(
 
 def _publish(
     args: argparse.Namespace,
-    settings: Settings,
+    settings: SimulatorSettings,
     events: Iterable[Outgoing],
     pacing: Pacing | None,
     *,
@@ -471,7 +471,7 @@ def _echo(outgoing: Outgoing) -> None:
     print(f"{when} {topic:<22} {verdict:<18} {body}{faults}", flush=True)
 
 
-def _timezone(args: argparse.Namespace, settings: Settings) -> ZoneInfo:
+def _timezone(args: argparse.Namespace, settings: SimulatorSettings) -> ZoneInfo:
     name = args.timezone or settings.timezone
     try:
         return ZoneInfo(name)

@@ -26,6 +26,7 @@ import orjson
 
 from models.readings import MODEL_FOR_FAMILY, PoleStatus
 from models.topics import Family, PoleTopic
+from models.vocabulary import PoleConnection
 from simulators.city import PoleSpec
 from simulators.faults import EPISODE_DURATION, EPISODE_FAULTS, Fault, FaultPlan
 from simulators.physics import AccessPoint, CityWeather, EnvSensor, EvConnector, Lamp
@@ -418,7 +419,7 @@ class PoleSimulator:
         )  # fmt: skip
 
     def _last_will(self, at: datetime) -> Outgoing:
-        will = PoleStatus(status="offline")
+        will = PoleStatus(status=PoleConnection.OFFLINE)
         will_item = ExpectedItem(Family.STATUS, True, last_will=True, faults=(Fault.OFFLINE,))
         return Outgoing(
             at, self.pole.pole_id, Action.DROP, self.status_topic, orjson.dumps(will.wire()), True,
@@ -437,7 +438,7 @@ def _sent_at(tick: datetime) -> dict[str, Any]:
 
 def last_will_payload() -> bytes:
     """What every simulated pole leaves with the broker as its last-will."""
-    return orjson.dumps(PoleStatus(status="offline").wire())
+    return orjson.dumps(PoleStatus(status=PoleConnection.OFFLINE).wire())
 
 
 def _chunks(readings: Sequence[_Pending]) -> Iterator[list[_Pending]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from models.readings import OcppErrorCode, OcppStatus
+from models.vocabulary import OcppErrorCode, OcppStatus
 from simulators.sun import is_daylight, solar_elevation
 
 

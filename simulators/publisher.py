@@ -28,9 +28,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from config.endpoints import MqttEndpoint
 from simulators.generator import Action, Outgoing, last_will_payload
 from simulators.summary import RunSummary
-from smartpole.settings import MqttEndpoint
 
 log = logging.getLogger(__name__)
 

@@ -1,16 +1,25 @@
-"""The `smartpole` command: one entry point, one subcommand per service."""
+"""The `smartpole` command: one entry point, one subcommand per service.
+
+Each subcommand declares the settings class it reads (`settings_class` in its
+parser defaults); this module reads it from the environment, configures
+logging and runs the handler. It is the only place that exits the process
+because of bad configuration: library code raises `config.ConfigError`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from config import ConfigError
+from config.base import ServiceSettings
 from smartpole.logs import configure_logging
-from smartpole.settings import Settings
 
 # Command -> module with `register(commands)`. Imported lazily: an ingest
 # worker should not pay for importing the API or the Grafana SDK at start-up.
@@ -22,6 +31,7 @@ COMMAND_MODULES: dict[str, str] = {
     "simulate": "simulators.cli",
     "up": "smartpole.up",
 }
+EXIT_BAD_CONFIGURATION = 2
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -38,19 +48,32 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def describe_validation_error(exc: ValidationError) -> str:
+    return "; ".join(
+        f"SMARTPOLE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv[0] if argv else None).parse_args(argv)
+    settings_class: type[ServiceSettings] = args.settings_class
     try:
-        settings = Settings()
+        with warnings.catch_warnings(record=True) as notices:
+            warnings.simplefilter("always", DeprecationWarning)
+            settings = settings_class()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"SMARTPOLE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        print(f"smartpole: invalid configuration: {problems}", file=sys.stderr)
-        return 2
+        print(f"smartpole: invalid configuration: {describe_validation_error(exc)}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_CONFIGURATION
     configure_logging(settings.log_level, settings.log_format)
-    result: int = args.handler(args, settings)
+    for notice in notices:  # deprecated variable names, logged where the service logs
+        logging.getLogger("smartpole.config").warning("%s", notice.message)
+    try:
+        result: int = args.handler(args, settings)
+    except ConfigError as exc:
+        print(f"smartpole: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIGURATION
     return result
 
 

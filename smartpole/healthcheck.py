@@ -13,11 +13,12 @@ import sys
 import psycopg
 from pydantic import ValidationError
 
-from smartpole.settings import Settings
+from config import ConfigError
+from config.services import IngestSettings
 from storage.admin import database_answers
 
 
-def problems(settings: Settings) -> list[str]:
+def problems(settings: IngestSettings) -> list[str]:
     found = []
     try:
         database_answers(settings.require_database_url())
@@ -34,9 +35,9 @@ def problems(settings: Settings) -> list[str]:
 
 def main() -> int:
     try:
-        settings = Settings()
+        settings = IngestSettings()
         found = problems(settings)
-    except (ValidationError, SystemExit) as exc:
+    except (ValidationError, ConfigError) as exc:
         found = [f"configuration: {exc}"]
     for problem in found:
         print(f"unhealthy: {problem}", file=sys.stderr)

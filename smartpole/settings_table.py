@@ -1,4 +1,5 @@
-"""The README's configuration reference, generated from `Settings`.
+"""The README's configuration reference, generated from the services' settings
+classes (`config.services`): one row per variable, with the commands that read it.
 
     python -m smartpole.settings_table            # print the table
     python -m smartpole.settings_table --write    # replace the block in README.md
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from pydantic.fields import FieldInfo
 
-from smartpole.settings import Settings
+from config.base import ENV_PREFIX
+from config.services import SERVICE_SETTINGS
 
 START_MARKER = "<!-- settings-table:start -->"
 END_MARKER = "<!-- settings-table:end -->"
@@ -42,18 +44,28 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+def settings_rows() -> dict[str, tuple[FieldInfo, list[str]]]:
+    """Every variable: its field and the commands that read it, in class order."""
+    rows: dict[str, tuple[FieldInfo, list[str]]] = {}
+    for cls in SERVICE_SETTINGS:
+        for name, info in cls.model_fields.items():
+            _, users = rows.setdefault(name, (info, []))
+            users.append(cls.used_by)
+    return rows
+
+
 def settings_table() -> str:
-    """The markdown table: one row per setting, in the class's order."""
-    rows = [
-        "| variable | default | description |",
-        "|---|---|---|",
+    """The markdown table: one row per variable."""
+    lines = [
+        "| variable | default | read by | description |",
+        "|---|---|---|---|",
     ]
-    prefix = str(Settings.model_config.get("env_prefix", ""))
-    for name, info in Settings.model_fields.items():
-        variable = f"{prefix}{name}".upper()
+    for name, (info, users) in settings_rows().items():
+        variable = f"{ENV_PREFIX}{name}".upper()
         description = _cell(info.description or "")
-        rows.append(f"| `{variable}` | {_cell(_default_text(info))} | {description} |")
-    return "\n".join(rows) + "\n"
+        read_by = ", ".join(f"`{u}`" for u in users)
+        lines.append(f"| `{variable}` | {_cell(_default_text(info))} | {read_by} | {description} |")
+    return "\n".join(lines) + "\n"
 
 
 def replace_block(readme_text: str, table: str) -> str:

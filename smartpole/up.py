@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-import storage.cli
+from config.endpoints import MqttEndpoint, redact_url
+from config.services import StorageSettings, UpSettings
 from smartpole.local_services import (
     LocalServiceError,
     ManagedProcess,
@@ -39,12 +39,14 @@ from smartpole.local_services import (
     taken_ports,
     wait_for,
 )
-from smartpole.settings import Settings
+from storage.cli import log_report
+from storage.migrate import MigrationError, migrate_database
 
 log = logging.getLogger(__name__)
 
 STATUS_INTERVAL_S = 15.0
 API_START_TIMEOUT_S = 60.0
+SMARTPOLE = [sys.executable, "-m", "smartpole.cli"]
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,14 +57,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "SMARTPOLE_MQTT_URL it starts its own PostgreSQL and Mosquitto, keeping their data "
         "under SMARTPOLE_STATE_DIR. Ctrl-C stops everything.",
     )
-    up.set_defaults(handler=run_up)
+    up.set_defaults(handler=run_up, settings_class=UpSettings)
 
 
 @dataclass
 class Launcher:
     """What `smartpole up` has started, in start order."""
 
-    settings: Settings
+    settings: UpSettings
     started: list[ManagedProcess] = field(default_factory=list)
     stop_requested: bool = False
     stopping: bool = False
@@ -86,7 +88,7 @@ class Launcher:
         self.started.clear()
 
 
-def run_up(args: argparse.Namespace, settings: Settings) -> int:
+def run_up(args: argparse.Namespace, settings: UpSettings) -> int:
     launcher = Launcher(settings)
     previous = {
         sig: signal.signal(sig, launcher.on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -108,69 +110,110 @@ def run_up(args: argparse.Namespace, settings: Settings) -> int:
         print("smartpole up: stopped", file=sys.stderr, flush=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where the services of this run find the database and the broker."""
+
+    database_url: str
+    mqtt_url: str
+
+
 def _run(launcher: Launcher) -> int:
     settings = launcher.settings
-    api_host = settings.api_host
-    local_pg = settings.database_url is None
-    local_mqtt = settings.mqtt_url is None
-    claims = [PortClaim("API", api_host, settings.api_port, "SMARTPOLE_API_PORT")]
-    if local_pg:
+    _check_ports(settings)
+    state_dir = settings.state_dir.resolve()
+    logs = state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    endpoints = Endpoints(
+        database_url=_database(launcher, state_dir, logs),
+        mqtt_url=_broker(launcher, state_dir, logs),
+    )
+    _migrate(settings, endpoints)
+    if launcher.stop_requested:
+        raise StopRequested
+    api_base = _start_services(launcher, endpoints, logs)
+    simulator_argv = _start_simulator(launcher, endpoints, logs)
+    _print_banner(
+        settings, api_base=api_base, endpoints=endpoints, logs=logs, simulator_argv=simulator_argv
+    )
+    return _supervise(launcher, api_base)
+
+
+def _check_ports(settings: UpSettings) -> None:
+    """Every port this run listens on, checked before anything starts, so a
+    clash leaves nothing behind."""
+    claims = [PortClaim("API", settings.api_host, settings.api_port, "SMARTPOLE_API_PORT")]
+    if settings.database_url is None:
         claims.append(
             PortClaim("PostgreSQL", "127.0.0.1", settings.local_pg_port, "SMARTPOLE_LOCAL_PG_PORT")
         )
-    if local_mqtt:
+    if settings.mqtt_url is None:
         claims.append(
             PortClaim(
                 "Mosquitto", "127.0.0.1", settings.local_mqtt_port, "SMARTPOLE_LOCAL_MQTT_PORT"
             )
         )
-    # All ports are checked before anything starts, so a clash leaves nothing behind.
     problems = taken_ports(claims)
     if problems:
         raise LocalServiceError("\n  ".join(["cannot start:", *problems]))
 
-    state_dir = settings.state_dir.resolve()
-    logs = state_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
 
-    if local_pg:
-        server, database_url = start_postgres(
-            state_dir, settings.local_pg_port, logs, launcher.should_stop
-        )
-        launcher.started.append(server)
-        log.info("PostgreSQL on 127.0.0.1:%d, data in %s", settings.local_pg_port,
-                 state_dir / "postgres")  # fmt: skip
-    else:
-        database_url = settings.require_database_url()
+def _database(launcher: Launcher, state_dir: Path, logs: Path) -> str:
+    settings = launcher.settings
+    if settings.database_url is not None:
         log.info("using the database from SMARTPOLE_DATABASE_URL")
-    if local_mqtt:
-        broker, mqtt_url = start_mosquitto(
-            state_dir, settings.local_mqtt_port, logs, launcher.should_stop
-        )
-        launcher.started.append(broker)
-        log.info("Mosquitto on 127.0.0.1:%d", settings.local_mqtt_port)
-    else:
-        mqtt_url = settings.mqtt_url or ""
-        log.info("using the broker at %s", settings.mqtt.redacted())
-
-    service_settings = settings.model_copy(
-        update={"database_url": database_url, "mqtt_url": mqtt_url}
+        return settings.require_database_url()
+    server, database_url = start_postgres(
+        state_dir, settings.local_pg_port, logs, launcher.should_stop
     )
-    if storage.cli.run_migrate(argparse.Namespace(), service_settings) != 0:
-        raise LocalServiceError("migration failed")
-    if launcher.stop_requested:
-        raise StopRequested
+    launcher.started.append(server)
+    log.info("PostgreSQL on 127.0.0.1:%d, data in %s", settings.local_pg_port,
+             state_dir / "postgres")  # fmt: skip
+    return database_url
 
-    env = {
+
+def _broker(launcher: Launcher, state_dir: Path, logs: Path) -> str:
+    settings = launcher.settings
+    if settings.mqtt_url is not None:
+        log.info("using the broker at %s", settings.mqtt.redacted())
+        return settings.mqtt_url.get_secret_value()
+    broker, mqtt_url = start_mosquitto(
+        state_dir, settings.local_mqtt_port, logs, launcher.should_stop
+    )
+    launcher.started.append(broker)
+    log.info("Mosquitto on 127.0.0.1:%d", settings.local_mqtt_port)
+    return mqtt_url
+
+
+def _migrate(settings: UpSettings, endpoints: Endpoints) -> None:
+    storage_settings = StorageSettings.model_validate(
+        {**settings.model_dump(include=set(StorageSettings.model_fields)),
+         "database_url": endpoints.database_url}
+    )  # fmt: skip
+    try:
+        log_report(migrate_database(storage_settings))
+    except MigrationError as exc:
+        raise LocalServiceError(f"migration failed: {exc}") from exc
+
+
+def _child_env(endpoints: Endpoints) -> dict[str, str]:
+    # Children read their own settings from the environment, as in production;
+    # only where the database and the broker are differs.
+    return {
         **inherited_env(),
-        "SMARTPOLE_DATABASE_URL": database_url,
-        "SMARTPOLE_MQTT_URL": mqtt_url,
+        "SMARTPOLE_DATABASE_URL": endpoints.database_url,
+        "SMARTPOLE_MQTT_URL": endpoints.mqtt_url,
     }
-    smartpole = [sys.executable, "-m", "smartpole.cli"]
+
+
+def _start_services(launcher: Launcher, endpoints: Endpoints, logs: Path) -> str:
+    """Ingest and the API; returns the API's base URL once it answers."""
+    settings = launcher.settings
+    env = _child_env(endpoints)
     launcher.started.append(
         start_process(
             "ingest",
-            [*smartpole, "ingest"],
+            [*SMARTPOLE, "ingest"],
             logs / "ingest.log",
             # ingest flushes its batch and acks it on SIGINT before exiting.
             stop_signal=signal.SIGINT,
@@ -180,14 +223,14 @@ def _run(launcher: Launcher) -> int:
     )
     api = start_process(
         "api",
-        [*smartpole, "api"],
+        [*SMARTPOLE, "api"],
         logs / "api.log",
         stop_signal=signal.SIGINT,
         stop_timeout_s=20,
         env=env,
     )
     launcher.started.append(api)
-    api_base = f"http://{_reachable_host(api_host)}:{settings.api_port}"
+    api_base = f"http://{_reachable_host(settings.api_host)}:{settings.api_port}"
     wait_for(
         lambda: _health(api_base) is not None,
         what="the API",
@@ -195,29 +238,25 @@ def _run(launcher: Launcher) -> int:
         process=api,
         should_stop=launcher.should_stop,
     )
+    return api_base
+
+
+def _start_simulator(launcher: Launcher, endpoints: Endpoints, logs: Path) -> list[str] | None:
     # The simulator starts last: by now ingest has had the API's start-up time
     # to subscribe, so the fleet's first messages already have a reader.
-    simulator_argv = _simulator_command(settings.up_simulated_poles)
+    simulator_argv = _simulator_command(launcher.settings.up_simulated_poles)
     if simulator_argv is not None:
         launcher.started.append(
             start_process(
                 "simulator",
-                [*smartpole, *simulator_argv],
+                [*SMARTPOLE, *simulator_argv],
                 logs / "simulator.log",
                 stop_signal=signal.SIGINT,
                 stop_timeout_s=15,
-                env=env,
+                env=_child_env(endpoints),
             )
         )
-    _print_banner(
-        settings,
-        api_base=api_base,
-        mqtt_url=mqtt_url,
-        database_url=database_url,
-        logs=logs,
-        simulator_argv=simulator_argv,
-    )
-    return _supervise(launcher, api_base)
+    return simulator_argv
 
 
 def _supervise(launcher: Launcher, api_base: str) -> int:
@@ -285,15 +324,14 @@ def _reachable_host(host: str) -> str:
 
 
 def _print_banner(
-    settings: Settings,
+    settings: UpSettings,
     *,
     api_base: str,
-    mqtt_url: str,
-    database_url: str,
+    endpoints: Endpoints,
     logs: Path,
     simulator_argv: list[str] | None,
 ) -> None:
-    mqtt = settings.model_copy(update={"mqtt_url": mqtt_url}).mqtt
+    mqtt = MqttEndpoint.parse(endpoints.mqtt_url)
     fleet = (
         f"{settings.up_simulated_poles} simulated poles publishing"
         if simulator_argv
@@ -309,18 +347,10 @@ smartpole is running: {fleet}.
   latest        curl -s {api_base}/v1/latest
   pole health   curl -s '{api_base}/v1/health/poles?limit=5'
   MQTT          mosquitto_sub -h {mqtt.host} -p {mqtt.port} -v -t 'smartpole/v1/poles/#'
-  database      psql {_redact_password(database_url)}
+  database      psql {redact_url(endpoints.database_url)}
   logs          {logs}/*.log
 
 Ctrl-C stops everything.
 """,
         flush=True,
     )
-
-
-def _redact_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from smartpole.settings import Settings
-from storage.connection import connect_with_retry
-from storage.migrate import StoragePolicy, migrate
+from config.services import StorageSettings
+from storage.migrate import MigrationReport, migrate_database
 
 log = logging.getLogger(__name__)
 
@@ -18,18 +17,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     migrate_cmd = db_commands.add_parser(
         "migrate", help="create or upgrade the schema and apply TimescaleDB policies"
     )
-    migrate_cmd.set_defaults(handler=run_migrate)
+    migrate_cmd.set_defaults(handler=run_migrate, settings_class=StorageSettings)
 
 
-def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    conn = connect_with_retry(settings.require_database_url(), give_up_after_s=60)
-    assert conn is not None
-    with conn:
-        report = migrate(
-            conn,
-            settings.timescaledb,
-            StoragePolicy(settings.compress_after_days, settings.retention_days),
-        )
+def run_migrate(args: argparse.Namespace, settings: StorageSettings) -> int:
+    log_report(migrate_database(settings))
+    return 0
+
+
+def log_report(report: MigrationReport) -> None:
     if report.timescaledb:
         log.info("storage: TimescaleDB %s (hypertables, compression)", report.timescaledb_version)
     else:
@@ -37,4 +33,3 @@ def run_migrate(args: argparse.Namespace, settings: Settings) -> int:
     log.info("migrations applied: %s", ", ".join(report.applied) or "none (already current)")
     if report.pending_without_timescaledb:
         log.info("waiting for TimescaleDB: %s", ", ".join(report.pending_without_timescaledb))
-    return 0

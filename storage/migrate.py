@@ -5,7 +5,9 @@ order, each in its own transaction and recorded in `schema_migrations`.
 Files named `NNNN_name.timescale.sql` apply only while TimescaleDB is active;
 on plain PostgreSQL they stay pending, so installing the extension later and
 migrating again converts the tables. Policies (compression, retention) are
-configuration: they are re-applied from settings on every run.
+configuration: they are re-applied from settings on every run, and so are
+the objects derived from the domain catalogue (the `pole_health` view) and
+the health thresholds in effect.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from config.services import StorageSettings, TimescaleMode
+from models.catalogue.health import DEFAULT_HEALTH, HealthThresholds
+from storage.connection import connect_with_retry
+from storage.health_view import recreate_view, write_thresholds
 from storage.tables import READING_TABLES
 
 log = logging.getLogger(__name__)
@@ -29,11 +36,15 @@ MIGRATION_FILE = re.compile(
 # Serialises concurrent migrators (several ingest replicas starting at once).
 MIGRATION_LOCK_KEY = 0x5E7A_901E
 
-TimescaleMode = Literal["auto", "on", "off"]
+DATABASE_STARTUP_TIMEOUT_S = 60.0
 
 
 class MigrationError(RuntimeError):
     pass
+
+
+class SchemaNotCurrent(RuntimeError):  # noqa: N818 - a state, not an error of ours
+    """A service found migrations not yet applied; the message says which."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +106,30 @@ def timescaledb_version(conn: psycopg.Connection[Any]) -> str | None:
     return None if row is None else str(row[0])
 
 
+def migrate_database(settings: StorageSettings) -> MigrationReport:
+    """`smartpole db migrate` as a function: connect (waiting for a database that is
+    still starting), migrate with the settings' policies and thresholds, close."""
+    conn = connect_with_retry(
+        settings.require_database_url(), give_up_after_s=DATABASE_STARTUP_TIMEOUT_S
+    )
+    assert conn is not None  # no stop condition was given
+    with conn:
+        return migrate(
+            conn,
+            settings.timescaledb,
+            StoragePolicy(settings.compress_after_days, settings.retention_days),
+            HealthThresholds(
+                offline_after=timedelta(seconds=settings.health_offline_after_s),
+                stale_sensor_after=timedelta(seconds=settings.health_stale_sensor_after_s),
+            ),
+        )
+
+
 def migrate(
     conn: psycopg.Connection[Any],
     mode: TimescaleMode = "auto",
     policy: StoragePolicy | None = None,
+    thresholds: HealthThresholds = DEFAULT_HEALTH,
 ) -> MigrationReport:
     """Bring the schema up to date. Safe to run any number of times.
 
@@ -135,6 +166,8 @@ def migrate(
             report.applied.append(label)
         if use_timescale:
             apply_timescale_policies(conn, policy)
+        write_thresholds(conn, thresholds)
+        recreate_view(conn)
         return report
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))

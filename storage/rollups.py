@@ -10,9 +10,15 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from models.readings import ENV_METRICS
+from models.catalogue.families import ENV, ENV_METRICS
+from storage.tables import ENV_HOURLY_TABLE
 
-ENV_HOURLY_TABLE = "env_hourly"
+# Logarithmic metrics (dB) also keep the sum of their energies, 10^(L/10).
+ENERGY_SUM_METRICS = tuple(f.column for f in ENV.metrics if f.energetic)
+
+
+def energy_sum_column(metric: str) -> str:
+    return f"{metric}_energy_sum"
 
 
 def _merge_env_with_rollup_sql() -> sql.Composed:
@@ -39,9 +45,13 @@ def _merge_env_with_rollup_sql() -> sql.Composed:
             sql.SQL("{c} = LEAST(h.{c}, EXCLUDED.{c})").format(c=min_c),
             sql.SQL("{c} = GREATEST(h.{c}, EXCLUDED.{c})").format(c=max_c),
         ]
-    insert_cols.append(sql.Identifier("laeq_energy_sum"))
-    select_parts.append(sql.SQL("coalesce(sum(power(10, laeq / 10.0)), 0)"))
-    update_parts.append(sql.SQL("laeq_energy_sum = h.laeq_energy_sum + EXCLUDED.laeq_energy_sum"))
+    for metric in ENERGY_SUM_METRICS:
+        energy = sql.Identifier(energy_sum_column(metric))
+        insert_cols.append(energy)
+        select_parts.append(
+            sql.SQL("coalesce(sum(power(10, {} / 10.0)), 0)").format(sql.Identifier(metric))
+        )
+        update_parts.append(sql.SQL("{c} = h.{c} + EXCLUDED.{c}").format(c=energy))
 
     columns = sql.SQL(", ").join(
         sql.Identifier(c) for c in ("pole_id", "observed_at", "received_at", *ENV_METRICS)

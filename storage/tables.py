@@ -1,13 +1,11 @@
-"""Names shared by the writer, the migrations and the read side."""
+"""Storage names derived from the domain catalogue, for the writer, the
+migrations' checks and the read side."""
 
 from __future__ import annotations
 
+from models.catalogue.families import FAMILIES
 from models.topics import Family
 
-READING_TABLES: dict[Family, str] = {
-    Family.ENV: "env_readings",
-    Family.LIGHT: "light_readings",
-    Family.WIFI: "wifi_readings",
-    Family.EV: "ev_readings",
-    Family.STATUS: "status_events",
-}
+READING_TABLES: dict[Family, str] = {family: spec.table for family, spec in FAMILIES.items()}
+# The hourly env rollup the writer keeps (storage/rollups.py).
+ENV_HOURLY_TABLE = "env_hourly"

@@ -30,8 +30,8 @@ from api.schemas import (
     EnergyPoint,
     SessionList,
 )
-from models.readings import OcppStatus
 from models.topics import POLE_ID_PATTERN
+from models.vocabulary import OcppStatus
 from storage.queries import ev as ev_queries
 from storage.queries.aggregates import NO_DISTRICT
 

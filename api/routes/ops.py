@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from api.deps import State
 from api.schemas import ServiceHealth
+from models.catalogue.health import DEFAULT_HEALTH
 from storage.queries import health as health_queries
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,10 @@ def health(state: State) -> Response:
         return None if value is None else round((now - value).total_seconds(), 3)
 
     last_message_age = age(facts["last_message_at"])
-    stale = (
-        last_message_age is not None and last_message_age > state.settings.api_expected_cadence_s
-    )
+    # Degraded: the newest message of the whole fleet is older than the time
+    # after which a single pole counts as offline.
+    offline_after_s = facts["offline_after_s"] or DEFAULT_HEALTH.offline_after.total_seconds()
+    stale = last_message_age is not None and last_message_age > offline_after_s
     body = ServiceHealth(
         status="degraded" if stale else "ok",
         database="reachable",

@@ -131,7 +131,7 @@ def _rollup_partials(metric: Metric, agg: Aggregate) -> tuple[sql.Composable, sq
     n = sql.SQL("sum({}) AS n").format(sql.Identifier(f"{m}_count"))
     total = sql.SQL("sum({}) AS v").format(sql.Identifier(f"{m}_sum"))
     if agg == "avg" and metric.energetic:
-        energy = sql.SQL("sum(laeq_energy_sum) AS v")
+        energy = sql.SQL("sum({}) AS v").format(sql.Identifier(metric.energy_sum_column))
         return sql.SQL(", ").join([n, energy]), sql.SQL(
             "10 * log10(sum(b.v) / sum(b.n)::double precision)"
         )

@@ -1,4 +1,5 @@
-"""Which metrics of which family can be read as a series, and where they live.
+"""Which metrics can be read as a series, and where they live: the catalogue's
+metrics (`models.catalogue`) seen from the read side.
 
 The public metric names are the storage column names (snake case); the map
 from a name a client sends to a column is this whitelist, so nothing a client
@@ -10,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from models.readings import ENV_METRICS
+from models.catalogue.families import FAMILIES, METRIC_FAMILIES, FieldSpec
 from models.topics import Family
-from storage.tables import READING_TABLES
+from storage.rollups import energy_sum_column
 
 Interval = Literal["raw", "5min", "hour", "day", "month"]
 Aggregate = Literal["avg", "min", "max", "sum", "count"]
@@ -23,58 +24,48 @@ AGGREGATES: tuple[Aggregate, ...] = ("avg", "min", "max", "sum", "count")
 @dataclass(frozen=True, slots=True)
 class Metric:
     family: Family
-    name: str
-    unit: str
-    description: str
-    # Sound levels are logarithmic: their mean is taken on energy, not on dB.
-    energetic: bool = False
+    spec: FieldSpec
 
     @property
-    def table(self) -> str:
-        return READING_TABLES[self.family]
+    def name(self) -> str:
+        return self.spec.column
 
     @property
     def column(self) -> str:
-        return self.name
+        return self.spec.column
+
+    @property
+    def table(self) -> str:
+        return FAMILIES[self.family].table
+
+    @property
+    def unit(self) -> str:
+        assert self.spec.unit is not None  # metrics have units
+        return self.spec.unit.symbol
+
+    @property
+    def description(self) -> str:
+        return self.spec.description
+
+    @property
+    def energetic(self) -> bool:
+        """Logarithmic (dB): its mean is taken on energy, not on decibels."""
+        return self.spec.energetic
+
+    @property
+    def energy_sum_column(self) -> str:
+        return energy_sum_column(self.spec.column)
 
     @property
     def has_hourly_rollup(self) -> bool:
         return self.family is Family.ENV
 
 
-_ENV_UNITS = {
-    "pm25": ("µg/m³", "PM2.5 concentration"),
-    "pm10": ("µg/m³", "PM10 concentration"),
-    "no2": ("µg/m³", "Nitrogen dioxide concentration"),
-    "o3": ("µg/m³", "Ozone concentration"),
-    "temperature": ("°C", "Air temperature"),
-    "relative_humidity": ("%", "Relative humidity"),
-    "atmospheric_pressure": ("hPa", "Air pressure"),
-    "laeq": ("dB(A)", "A-weighted equivalent sound level (averaged on energy)"),
-    "lamax": ("dB(A)", "A-weighted maximum sound level"),
+SERIES_METRICS: dict[Family, dict[str, Metric]] = {
+    family: {f.column: Metric(family, f) for f in FAMILIES[family].metrics}
+    for family in METRIC_FAMILIES
 }
-assert set(_ENV_UNITS) == set(ENV_METRICS)
-
-_ALL: tuple[Metric, ...] = (
-    *(
-        Metric(Family.ENV, name, unit, text, energetic=name == "laeq")
-        for name, (unit, text) in _ENV_UNITS.items()
-    ),
-    Metric(Family.LIGHT, "active_power", "W", "Lamp power draw"),
-    Metric(Family.LIGHT, "illuminance_level", "1", "Dim level, 0 (off) to 1 (full)"),
-    Metric(Family.LIGHT, "total_active_energy_import", "kWh", "Lamp energy meter"),
-    Metric(Family.WIFI, "connected_clients", "clients", "Clients connected to the hotspot"),
-    Metric(Family.WIFI, "bytes_in", "bytes", "Bytes received since boot (counter)"),
-    Metric(Family.WIFI, "bytes_out", "bytes", "Bytes sent since boot (counter)"),
-    Metric(Family.EV, "charging_power", "kW", "Power delivered by the connector"),
-    Metric(Family.EV, "total_active_energy_import", "kWh", "Connector energy meter"),
-)
-
-SERIES_METRICS: dict[Family, dict[str, Metric]] = {}
-for _metric in _ALL:
-    SERIES_METRICS.setdefault(_metric.family, {})[_metric.name] = _metric
-
-SERIES_FAMILIES: tuple[Family, ...] = tuple(SERIES_METRICS)
+SERIES_FAMILIES: tuple[Family, ...] = METRIC_FAMILIES
 
 
 def find_metric(family: Family, name: str) -> Metric | None:

@@ -1,4 +1,5 @@
-"""Facts about pole health and about the platform itself; the API judges them."""
+"""Pole health as the `pole_health` view judges it (storage/health_view.py), and
+facts about the platform itself."""
 
 from __future__ import annotations
 
@@ -7,28 +8,17 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from storage.health_view import OFFLINE_AFTER
 from storage.migrate import timescaledb_version
 
 POLE_HEALTH_SQL = """
-SELECT p.pole_id, p.district, p.capabilities, p.status, p.status_since, p.last_seen,
-       p.last_observed_at, now() AS checked_at,
-       env.observed_at AS env_observed_at,
-       light.observed_at AS light_observed_at, light.lamp_status, light.power_state,
-       wifi.observed_at AS wifi_observed_at, wifi.status AS wifi_status,
-       ev.observed_at AS ev_observed_at
-FROM poles p
-LEFT JOIN LATERAL (SELECT observed_at FROM env_readings t WHERE t.pole_id = p.pole_id
-                   ORDER BY observed_at DESC LIMIT 1) env ON true
-LEFT JOIN LATERAL (SELECT observed_at, lamp_status, power_state FROM light_readings t
-                   WHERE t.pole_id = p.pole_id ORDER BY observed_at DESC LIMIT 1) light ON true
-LEFT JOIN LATERAL (SELECT observed_at, status FROM wifi_readings t WHERE t.pole_id = p.pole_id
-                   ORDER BY observed_at DESC LIMIT 1) wifi ON true
-LEFT JOIN LATERAL (SELECT max(observed_at) AS observed_at FROM ev_readings t
-                   WHERE t.pole_id = p.pole_id) ev ON true
-WHERE (%(district)s::text IS NULL OR p.district = %(district)s)
-  AND (%(pole_id)s::text IS NULL OR p.pole_id = %(pole_id)s)
-  AND (%(after)s::text IS NULL OR p.pole_id > %(after)s)
-ORDER BY p.pole_id
+SELECT pole_id, district, connection, silent_s, offline_after_s, status, last_seen,
+       stale_sensors, lamp_status, lamp_fault, hotspot_fault, charger_faults
+FROM pole_health
+WHERE (%(district)s::text IS NULL OR district = %(district)s)
+  AND (%(pole_id)s::text IS NULL OR pole_id = %(pole_id)s)
+  AND (%(after)s::text IS NULL OR pole_id > %(after)s)
+ORDER BY pole_id
 LIMIT %(limit)s
 """
 
@@ -51,7 +41,12 @@ def pole_health_facts(
 def platform_facts(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     """Database reachability, TimescaleDB, and how fresh the ingested data is."""
     row = conn.execute(
-        "SELECT now(), max(last_seen), max(last_observed_at), count(*) FROM poles"
+        """
+        SELECT now(), max(last_seen), max(last_observed_at), count(*),
+               (SELECT seconds FROM health_thresholds WHERE name = %s)
+        FROM poles
+        """,
+        (OFFLINE_AFTER,),
     ).fetchone()
     assert row is not None
     return {
@@ -59,6 +54,7 @@ def platform_facts(conn: psycopg.Connection[Any]) -> dict[str, Any]:
         "last_message_at": row[1],
         "newest_observation_at": row[2],
         "poles": row[3],
+        "offline_after_s": row[4],
         "timescaledb_version": timescaledb_version(conn),
     }
 

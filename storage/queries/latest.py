@@ -7,22 +7,19 @@ the current value.
 
 from __future__ import annotations
 
-from typing import Any, LiteralString
+from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from models.catalogue.families import FAMILIES
 from models.topics import Family
 from storage.tables import READING_TABLES
-from storage.writer import LAYOUTS
 
-_KEYS = frozenset({"pole_id", "connector_id", "observed_at", "received_at"})
-VALUE_COLUMNS: dict[Family, tuple[LiteralString, ...]] = {
-    family: tuple(c for c in LAYOUTS[family].columns if c not in _KEYS)
-    for family in (Family.ENV, Family.LIGHT, Family.WIFI, Family.EV)
+VALUE_COLUMNS: dict[Family, tuple[str, ...]] = {
+    family: spec.value_columns for family, spec in FAMILIES.items()
 }
-SINGLE_ROW_FAMILIES = (Family.ENV, Family.LIGHT, Family.WIFI)
 
 
 def _columns(family: Family) -> sql.Composable:

@@ -26,8 +26,9 @@ from psycopg import sql
 from models.topics import Family
 from storage.queries.buckets import plan_buckets
 from storage.queries.catalog import Aggregate, Interval, Metric
+from storage.tables import ENV_HOURLY_TABLE
 
-ROLLUP_TABLE = "env_hourly"
+ROLLUP_TABLE = ENV_HOURLY_TABLE
 EXPORT_CHUNK_BYTES = 256 * 1024
 
 
@@ -57,7 +58,9 @@ def rollup_value(metric: Metric, agg: Aggregate) -> sql.Composable:
     m = metric.column
     count, total = sql.Identifier(f"{m}_count"), sql.Identifier(f"{m}_sum")
     if agg == "avg" and metric.energetic:
-        return sql.SQL("10 * log10(sum(laeq_energy_sum) / sum({}))").format(count)
+        return sql.SQL("10 * log10(sum({}) / sum({}))").format(
+            sql.Identifier(metric.energy_sum_column), count
+        )
     if agg == "avg":
         return sql.SQL("sum({}) / sum({})").format(total, count)
     if agg == "sum":

@@ -15,9 +15,9 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from config.services import ApiSettings
 from models.readings import MODEL_FOR_FAMILY
 from models.topics import Family, PoleTopic
-from smartpole.settings import Settings
 from storage.writer import ReadingWriter, ReceivedReading, WriteResult
 from tests.support.services import free_port, wait_until
 
@@ -51,25 +51,25 @@ class RunningApi:
         self.thread.join(15)
 
 
-def run_api(settings: Settings) -> RunningApi:
+def run_api(settings: ApiSettings) -> RunningApi:
     return RunningApi(create_app(settings))
 
 
 @pytest.fixture
-def api_settings(database_url: str) -> Settings:
-    """The API as configured for tests: no response cache (api_cache_seconds=0), so
+def api_settings(database_url: str) -> ApiSettings:
+    """The API as configured for tests: no response cache (api_cache_ttl_s=0), so
     every read sees what the test just wrote; test_response_cache.py turns it on."""
-    return Settings(
+    return ApiSettings(
         database_url=database_url,
         api_key=ADMIN_KEY,  # type: ignore[arg-type]  # pydantic turns it into a SecretStr
         api_pool_size=4,
         api_cors_origins="https://app.example.org",
-        api_cache_seconds=0,
+        api_cache_ttl_s=0,
     )
 
 
 @pytest.fixture
-def client(api_settings: Settings) -> Iterator[httpx.Client]:
+def client(api_settings: ApiSettings) -> Iterator[httpx.Client]:
     """An HTTP client talking to a live API server (real sockets, real database)."""
     with run_api(api_settings) as running, httpx.Client(base_url=running.url, timeout=30) as http:
         yield http

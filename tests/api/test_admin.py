@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from smartpole.settings import Settings
+from config.services import ApiSettings
 from tests.api.conftest import ADMIN_KEY, problem, run_api
 
 KEY = {"X-API-Key": ADMIN_KEY}
@@ -54,7 +54,7 @@ def test_keys_are_checked(client: httpx.Client) -> None:
 
 
 def test_admin_is_refused_when_no_key_is_configured(database_url: str) -> None:
-    settings = Settings(database_url=database_url, api_cache_seconds=0)
+    settings = ApiSettings(database_url=database_url, api_cache_ttl_s=0)
     with run_api(settings) as running, httpx.Client(base_url=running.url) as http:
         doc = problem(http.put("/v1/admin/poles/P1", json=POLE, headers=KEY), 403)
         assert "SMARTPOLE_API_KEY" in doc["detail"]

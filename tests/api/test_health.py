@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import psycopg
 
+from config.services import ApiSettings
 from models.topics import Family
-from smartpole.settings import Settings
 from tests.api.conftest import Put, problem, register_pole, run_api
 
 
@@ -87,7 +87,9 @@ def test_service_health_and_metrics(client: httpx.Client, put: Put) -> None:
     assert "smartpole_api_db_pool_size" in metrics
 
 
-def test_health_reports_an_unreachable_database(api_settings: Settings, database_url: str) -> None:
+def test_health_reports_an_unreachable_database(
+    api_settings: ApiSettings, database_url: str
+) -> None:
     with run_api(api_settings) as running, httpx.Client(base_url=running.url) as http:
         with psycopg.connect(
             database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from api.app import create_app
-from smartpole.settings import Settings
+from config.services import ApiSettings
 
 API = Path(__file__).resolve().parents[2] / "api"
 SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b\s+[\w*(]|\bFROM\s+\w+\s+WHERE\b")
@@ -44,7 +44,7 @@ def _has_example(node: object, schemas: dict[str, Any], seen: frozenset[str] = f
 
 
 def test_every_endpoint_is_documented_with_an_example() -> None:
-    spec = create_app(Settings(database_url="postgresql://docs@127.0.0.1/docs")).openapi()
+    spec = create_app(ApiSettings(database_url="postgresql://docs@127.0.0.1/docs")).openapi()
     schemas = spec["components"]["schemas"]
     assert spec["info"]["license"]["name"] == "DL-DE-BY-2.0"
     missing = [

@@ -29,8 +29,8 @@ from api.response_cache import (
     ResponseCache,
     storable,
 )
+from config.services import ApiSettings
 from models.topics import Family
-from smartpole.settings import Settings
 from storage.queries import poles as pole_queries
 from storage.queries import series as series_queries
 from tests.api.conftest import ADMIN_KEY, Put, problem, register_pole, run_api
@@ -42,11 +42,11 @@ WEEK = {"from": START.isoformat(), "to": (START + timedelta(days=7)).isoformat()
 
 @contextmanager
 def cached_api(database_url: str, ttl_s: float) -> Iterator[httpx.Client]:
-    settings = Settings(
+    settings = ApiSettings(
         database_url=database_url,
         api_key=ADMIN_KEY,  # type: ignore[arg-type]
         api_pool_size=4,
-        api_cache_seconds=ttl_s,
+        api_cache_ttl_s=ttl_s,
     )
     with run_api(settings) as running, httpx.Client(base_url=running.url, timeout=30) as http:
         yield http

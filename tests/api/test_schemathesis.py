@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
+from config.services import ApiSettings
 from models.topics import Family
-from smartpole.settings import Settings
 from tests.api.conftest import ADMIN_KEY, Put, register_pole, run_api
 
 EXAMPLES_PER_MODE = 25
@@ -71,7 +71,7 @@ def run_operation(
 
 
 def test_no_input_produces_a_server_error(
-    api_settings: Settings, put: Put, db: psycopg.Connection[Any]
+    api_settings: ApiSettings, put: Put, db: psycopg.Connection[Any]
 ) -> None:
     # Real data behind the example ids, so generated requests reach the queries.
     register_pole(

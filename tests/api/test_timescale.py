@@ -10,7 +10,7 @@ import httpx
 import psycopg
 import pytest
 
-from smartpole.settings import Settings
+from config.services import ApiSettings
 from storage.migrate import migrate
 from tests.api.conftest import run_api
 from tests.support.pglite import running_pglite
@@ -47,7 +47,7 @@ def timescale_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Cl
             for statement in SEED:
                 conn.execute(statement.encode())
         # PGlite serves one connection at a time: a pool of one.
-        settings = Settings(database_url=dsn, api_pool_size=1, api_cache_seconds=0)
+        settings = ApiSettings(database_url=dsn, api_pool_size=1, api_cache_ttl_s=0)
         with run_api(settings) as running, httpx.Client(base_url=running.url, timeout=60) as http:
             yield http
 

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
+from config.services import DashboardSettings
 from dashboards import alerts
 from dashboards.build import FOLDER_TITLE, FOLDER_UID, GRID_COLUMNS, all_dashboards
 from dashboards.cli import run_build
 from dashboards.provisioning import PACKAGE_DIR, generated_files
 from dashboards.sql import DATASOURCE_UID, POSTGRES_PLUGIN_ID
 from smartpole.cli import build_parser
-from smartpole.settings import Settings
 from tests.dashboards.grafana_macros import (
     MacroError,
     QueryContext,
@@ -43,7 +43,7 @@ def test_committed_files_equal_generated() -> None:
 
 def test_build_check_command_agrees() -> None:
     args = build_parser().parse_args(["dashboards", "build", "--check"])
-    assert run_build(args, Settings(timezone="Europe/Berlin")) == 0
+    assert run_build(args, DashboardSettings(timezone="Europe/Berlin")) == 0
 
 
 def test_generation_is_deterministic() -> None:

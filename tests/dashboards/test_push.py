@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from config.services import DashboardSettings
 from dashboards import alerts
 from dashboards.build import FOLDER_UID, all_dashboards
 from dashboards.cli import run_push
 from dashboards.push import DatabaseTarget, PushError, grafana_api, push
 from dashboards.sql import DATASOURCE_UID
 from smartpole.cli import build_parser
-from smartpole.settings import Settings
 
 TOKEN = "glsa_test_token"
 DB_PASSWORD = "s3cret-for-grafana"
@@ -190,7 +190,7 @@ def test_cli_push_reports_a_refusal_without_leaking_the_password(
             "postgresql://grafana_ro@db:5432/smartpole",
         ]
     )
-    settings = Settings(grafana_db_password=DB_PASSWORD)  # type: ignore[arg-type]
+    settings = DashboardSettings(grafana_db_password=DB_PASSWORD)  # type: ignore[arg-type]
     assert run_push(args, settings) == 1
     err = capsys.readouterr().err
     assert "Unauthorized" in err

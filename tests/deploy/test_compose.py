@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from smartpole.settings import Settings
+from config.services import IngestSettings, UpSettings
 from tests.deploy.launch import REPO
 
 COMPOSE = REPO / "docker-compose.yml"
-SETTING_VARIABLES = {f"SMARTPOLE_{name.upper()}" for name in Settings.model_fields}
+SETTING_VARIABLES = {f"SMARTPOLE_{name.upper()}" for name in UpSettings.model_fields}
 # A tag that names a release: digits and dots, optionally a suffix (-pg16, -slim-...).
 PINNED_TAG = re.compile(r"^\d+(\.\d+)+(-[a-z0-9.-]+)?$")
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}")
@@ -145,7 +145,7 @@ def test_broker_lets_oversized_payloads_through_to_the_quarantine() -> None:
         for line in (REPO / "mosquitto.conf").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     )
-    limit_field = Settings.model_fields["ingest_max_payload_bytes"]
+    limit_field = IngestSettings.model_fields["ingest_max_payload_bytes"]
     assert int(directives["message_size_limit"]) > int(limit_field.default)
     assert directives["max_queued_messages"] == "0"
     assert directives["persistence"] == "true"

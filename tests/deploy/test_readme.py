@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smartpole.settings import Settings
+from config.services import SERVICE_SETTINGS
 from smartpole.settings_table import current_block, replace_block, settings_table
 from tests.deploy.launch import REPO
 
@@ -18,10 +18,12 @@ def test_readme_configuration_table_matches_the_settings_class() -> None:
 
 def test_every_setting_is_a_row_with_its_description() -> None:
     table = settings_table()
-    for name, info in Settings.model_fields.items():
-        assert info.description, f"{name} has no description"
-        row = next(line for line in table.splitlines() if f"`SMARTPOLE_{name.upper()}`" in line)
-        assert " ".join(info.description.split()).replace("|", "\\|") in row
+    for cls in SERVICE_SETTINGS:
+        for name, info in cls.model_fields.items():
+            assert info.description, f"{name} has no description"
+            row = next(r for r in table.splitlines() if f"`SMARTPOLE_{name.upper()}`" in r)
+            assert " ".join(info.description.split()).replace("|", "\\|") in row
+            assert f"`{cls.used_by}`" in row
 
 
 def test_replacing_the_block_keeps_the_rest_of_the_readme() -> None:

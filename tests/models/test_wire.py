@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from models.readings import EnvReading, EvConnectorReading, OcppStatus, PoleStatus
+from models.readings import EnvReading, EvConnectorReading, PoleStatus
+from models.vocabulary import OcppStatus
 from models.wire import DecodeLimits, decode_message
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -11,9 +11,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from config.endpoints import MqttEndpoint
 from simulators.publisher import FleetPublisher, Pacing, Progress
 from simulators.summary import RunSummary
-from smartpole.settings import MqttEndpoint
 from tests.simulators.conftest import fleet, simulate
 from tests.support.proxy import cuttable_proxy
 from tests.support.services import MosquittoServer, running_mosquitto, wait_until

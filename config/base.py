@@ -1,0 +1,150 @@
+"""The settings machinery every service shares: prefix, deprecated names, and
+the field groups services compose their settings from.
+
+Naming: every variable starts with `SMARTPOLE_`; a duration or size carries
+its unit as a suffix (`_ms`, `_s`, `_days`, `_bytes`). A renamed variable
+keeps working under its old name for a while: `DEPRECATED_NAMES` maps it to
+the new one, and reading it warns (DeprecationWarning; the CLI logs it).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from config.endpoints import MqttEndpoint, check_postgres_dsn, redact_url
+from config.errors import ConfigError
+
+ENV_PREFIX = "SMARTPOLE_"
+
+# old variable -> new variable (both with the prefix). Keep an entry for at
+# least one release after the rename, then drop it and say so in the README.
+DEPRECATED_NAMES: dict[str, str] = {
+    "SMARTPOLE_API_CACHE_SECONDS": "SMARTPOLE_API_CACHE_TTL_S",
+    "SMARTPOLE_API_EXPECTED_CADENCE_S": "SMARTPOLE_HEALTH_OFFLINE_AFTER_S",
+    "SMARTPOLE_API_STALE_SENSOR_S": "SMARTPOLE_HEALTH_STALE_SENSOR_AFTER_S",
+}
+
+
+class _EnvWithDeprecatedNames(EnvSettingsSource):
+    """The environment, where a variable's old name stands in for the new one
+    (the new one wins when both are set)."""
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        for old, new in DEPRECATED_NAMES.items():
+            field_name = new.removeprefix(ENV_PREFIX).lower()
+            if field_name not in self.settings_cls.model_fields or old not in os.environ:
+                continue
+            message = f"{old} is deprecated: set {new} instead"
+            if new in os.environ:
+                message += f" (both are set; {new} wins)"
+            else:
+                values[field_name] = os.environ[old]
+            warnings.warn(message, DeprecationWarning, stacklevel=2)
+        return values
+
+
+class ServiceSettings(BaseSettings):
+    """Base of every service's settings: the SMARTPOLE_ prefix, read once, frozen."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    # Which command(s) read this class; the README's settings table says so.
+    used_by: ClassVar[str] = ""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _EnvWithDeprecatedNames(settings_cls)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of every service."
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="text", description="json: one JSON object a line, for log shippers."
+    )
+
+
+class DatabaseSettings(ServiceSettings):
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL, e.g. postgresql://user:pass@host:5432/smartpole. "
+        "Unset: `smartpole up` starts a local PostgreSQL; other commands refuse to start.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_postgres_dsn(value.get_secret_value())
+        return value
+
+    def require_database_url(self) -> str:
+        if self.database_url is None:
+            raise ConfigError(
+                "SMARTPOLE_DATABASE_URL is not set (e.g. postgresql://user:pass@host:5432/smartpole)"
+            )
+        return self.database_url.get_secret_value()
+
+    def database_url_redacted(self) -> str | None:
+        return None if self.database_url is None else redact_url(self.require_database_url())
+
+
+DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
+
+
+class MqttSettings(ServiceSettings):
+    mqtt_url: SecretStr | None = Field(
+        default=None,
+        description="Broker URL mqtt://user:pass@host:port (mqtts:// for TLS). Unset: "
+        "`smartpole up` starts a local Mosquitto; other commands use mqtt://127.0.0.1:1883.",
+    )
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            MqttEndpoint.parse(value.get_secret_value())
+        return value
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        url = self.mqtt_url.get_secret_value() if self.mqtt_url else DEFAULT_MQTT_URL
+        return MqttEndpoint.parse(url)
+
+
+class LocalTimeSettings(ServiceSettings):
+    timezone: str = Field(
+        default="Europe/Berlin", description="Time zone of local days (daily rollups, API default)."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+def declared_fields(cls: type[BaseSettings]) -> dict[str, FieldInfo]:
+    """The fields of a settings class in declaration order (for the README table)."""
+    return dict(cls.model_fields)

@@ -1,0 +1,87 @@
+"""The closed vocabularies of the wire contract: every categorical value a
+pole may send, and every capability a pole may have.
+
+StrEnums, so a value is its wire string everywhere (JSON, SQL, the API) and
+the catalogue, the wire models, the API and the dashboards name one class
+instead of repeating string literals.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Capability(StrEnum):
+    """What a pole has installed; each implies the families it publishes
+    (`models.catalogue.CAPABILITY_FAMILIES`)."""
+
+    ENV = "env"
+    LIGHT = "light"
+    WIFI = "wifi"
+    EV = "ev"
+
+
+class PowerState(StrEnum):
+    """FIWARE Streetlight powerState; "low" means dimmed."""
+
+    ON = "on"
+    OFF = "off"
+    LOW = "low"
+    BOOTING_UP = "bootingUp"
+
+
+class LampStatus(StrEnum):
+    """FIWARE Streetlight status: anything but ok is a lamp fault."""
+
+    OK = "ok"
+    DEFECTIVE_LAMP = "defectiveLamp"
+    COLUMN_ISSUE = "columnIssue"
+    BROKEN_LANTERN = "brokenLantern"
+
+
+class WifiStatus(StrEnum):
+    UP = "up"
+    DOWN = "down"
+    DEGRADED = "degraded"
+
+
+class PoleConnection(StrEnum):
+    """The retained status topic (and the MQTT last-will, which says offline)."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class OcppStatus(StrEnum):
+    """OCPP 1.6 ChargePointStatus."""
+
+    AVAILABLE = "Available"
+    PREPARING = "Preparing"
+    CHARGING = "Charging"
+    SUSPENDED_EV = "SuspendedEV"
+    SUSPENDED_EVSE = "SuspendedEVSE"
+    FINISHING = "Finishing"
+    RESERVED = "Reserved"
+    UNAVAILABLE = "Unavailable"
+    FAULTED = "Faulted"
+
+
+class OcppErrorCode(StrEnum):
+    """OCPP 1.6 ChargePointErrorCode."""
+
+    NO_ERROR = "NoError"
+    CONNECTOR_LOCK_FAILURE = "ConnectorLockFailure"
+    EV_COMMUNICATION_ERROR = "EVCommunicationError"
+    GROUND_FAILURE = "GroundFailure"
+    HIGH_TEMPERATURE = "HighTemperature"
+    INTERNAL_ERROR = "InternalError"
+    LOCAL_LIST_CONFLICT = "LocalListConflict"
+    OTHER_ERROR = "OtherError"
+    OVER_CURRENT_FAILURE = "OverCurrentFailure"
+    OVER_VOLTAGE = "OverVoltage"
+    POWER_METER_FAILURE = "PowerMeterFailure"
+    POWER_SWITCH_FAILURE = "PowerSwitchFailure"
+    READER_FAILURE = "ReaderFailure"
+    RESET_FAILURE = "ResetFailure"
+    UNDER_VOLTAGE = "UnderVoltage"
+    WEAK_SIGNAL = "WeakSignal"
