@@ -1,4 +1,4 @@
-.PHONY: test check bootstrap run settings-table
+.PHONY: test check bootstrap run readme
 
 # The one command that runs the tests (installs what is missing first).
 test:
@@ -12,6 +12,6 @@ bootstrap:
 run: bootstrap
 	.venv/bin/smartpole up
 
-# Regenerates the configuration reference in README.md from smartpole/settings.py.
-settings-table: bootstrap
-	.venv/bin/python -m smartpole.settings_table --write
+# Regenerates the parts of README.md generated from the code (settings, MQTT fields).
+readme: bootstrap
+	.venv/bin/python -m smartpole.readme_blocks --write

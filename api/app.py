@@ -33,8 +33,8 @@ from api.routes import (
     wifi,
 )
 from api.schemas import License
+from config.logging_setup import configure_logging
 from config.services import ApiSettings
-from smartpole.logs import configure_logging
 from storage.queries.health import known_time_zones
 
 log = logging.getLogger(__name__)

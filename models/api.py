@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Capability = Literal["env", "light", "wifi", "ev"]
+from models.vocabulary import Capability, Connectivity
 
 
 class PolePublic(BaseModel):
@@ -20,12 +19,12 @@ class PolePublic(BaseModel):
     district: str | None = Field(None, examples=["Mitte"])
     latitude: float | None = Field(None, description="WGS 84", examples=[52.5163])
     longitude: float | None = Field(None, description="WGS 84", examples=[13.3777])
-    capabilities: list[str] = Field(
+    capabilities: list[Capability] = Field(
         default_factory=list, description="Installed families", examples=[["env", "light", "ev"]]
     )
     notes: str | None = None
-    status: Literal["online", "offline", "unknown"] = Field(
-        "unknown", description="From the retained status topic and the MQTT last-will"
+    status: Connectivity = Field(
+        Connectivity.UNKNOWN, description="From the retained status topic and the MQTT last-will"
     )
     status_since: datetime | None = None
     first_seen: datetime | None = Field(None, description="Platform clock")

@@ -16,7 +16,8 @@ from api.problems import COMMON_PROBLEMS, not_found, problem_response_doc
 from api.responses import license_link
 from api.routes.common import next_link, respond
 from api.schemas import PoleDetail, PoleList
-from models.api import Capability, PolePublic
+from models.api import PolePublic
+from models.vocabulary import Capability
 from storage.queries import poles as pole_queries
 from storage.queries.poles import BoundingBox, PoleFilter
 

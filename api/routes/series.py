@@ -19,10 +19,12 @@ from api.params import (
     CursorQuery,
     FromQuery,
     LimitQuery,
+    MetricFamily,
     PoleIdPath,
     TimeRange,
     ToQuery,
     TzQuery,
+    as_family,
     time_range,
 )
 from api.problems import COMMON_PROBLEMS, bad_parameter, not_found, problem_response_doc
@@ -46,21 +48,17 @@ DEFAULT_SPAN: dict[str, timedelta] = {
 }
 
 SeriesFamily = Annotated[
-    Family,
+    MetricFamily,
     Path(description="Metric family (status has no numeric series)", examples=["env"]),
 ]
 MetricPath = Annotated[
     str,
     Path(
         pattern=r"^[a-z0-9_]{1,40}$",
-        description="Metric: env: "
-        + ", ".join(SERIES_METRICS[Family.ENV])
-        + "; light: "
-        + ", ".join(SERIES_METRICS[Family.LIGHT])
-        + "; wifi: "
-        + ", ".join(SERIES_METRICS[Family.WIFI])
-        + "; ev: "
-        + ", ".join(SERIES_METRICS[Family.EV]),
+        description="Metric: "
+        + "; ".join(
+            f"{family.value}: {', '.join(metrics)}" for family, metrics in SERIES_METRICS.items()
+        ),
         examples=["pm10"],
     ),
 ]
@@ -165,7 +163,7 @@ def series(
         state=state,
         zones=zones,
         pole_id=pole_id,
-        family=family,
+        family=as_family(family),
         metric_name=metric,
         interval=interval,
         agg=agg,
@@ -238,7 +236,7 @@ def export_series(
         state=state,
         zones=zones,
         pole_id=pole_id,
-        family=family,
+        family=as_family(family),
         metric_name=metric,
         interval=interval,
         agg=agg,
