@@ -206,3 +206,10 @@ def test_simulated_out_of_range_values_cover_every_metric_and_are_refused() -> N
                 MODEL_FOR_FAMILY[family].model_validate(
                     {**base, name: value}, context={"received_at": at}
                 )
+
+
+def test_every_metric_names_what_it_observes() -> None:
+    for spec in FAMILIES.values():
+        for field in spec.metrics:
+            assert field.label and field.definition.startswith("http"), field.column
+            assert field.unit is not None and field.unit.definition.startswith("http")
