@@ -62,11 +62,13 @@ def _configure_connection(conn: psycopg.Connection[Any]) -> None:
     conn.execute(f"SET statement_timeout = {QUERY_TIMEOUT_MS:d}".encode())
 
 
-def create_app(settings: ApiSettings) -> FastAPI:
+def create_app(settings: ApiSettings, *, response_cache: ResponseCache | None = None) -> FastAPI:
+    """The app; `response_cache` replaces the one the settings describe (tests pass
+    one with a clock they control)."""
     license_ = License(id=settings.data_license, url=settings.data_license_url)
     state = ApiState(settings=settings, license=license_)
     metrics = ApiMetrics()
-    metrics.watch_pool(lambda: state.pool)
+    metrics.watch_pool(lambda: state.pool, lambda: state.slot_waiters)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +79,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
             timeout=10.0,  # a request waits this long for a connection, then 503
             kwargs={"autocommit": True, "application_name": "smartpole-api"},
             configure=_configure_connection,
+            # A connection the database dropped (restart, failover, an operator's
+            # pg_terminate_backend) is found on checkout and replaced, instead of
+            # failing the request it is handed to: one empty query per checkout.
+            check=ConnectionPool.check_connection,
             open=False,
             name="smartpole-api",
         )
@@ -85,8 +91,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         state.connection_slots = asyncio.Semaphore(settings.api_pool_size)
         try:
             try:
-                pool.wait(timeout=POOL_WAIT_S)
-                with pool.connection() as conn:
+                # Not pool.wait(): on a timeout it closes the pool, and an API started
+                # while the database was down would answer 503 forever.
+                with pool.connection(timeout=POOL_WAIT_S) as conn:
                     state.time_zones = TimeZones(known_time_zones(conn), settings.timezone)
                 log.info("api ready: pool of %d connections", settings.api_pool_size)
             except (PoolTimeout, psycopg.OperationalError) as exc:
@@ -140,8 +147,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
     # Middleware order, outermost first: metrics -> CORS -> response cache -> FastAPI
     # routing. A cache hit never reaches routing, yet is counted, timed and gets its
     # CORS headers like any response.
-    if settings.api_cache_ttl_s > 0:
-        cache = ResponseCache(settings.api_cache_ttl_s)
+    if response_cache is not None or settings.api_cache_ttl_s > 0:
+        cache = (
+            response_cache
+            if response_cache is not None
+            else ResponseCache(settings.api_cache_ttl_s)
+        )
         app.add_middleware(
             ResponseCacheMiddleware, cache=cache, on_result=metrics.watch_cache(cache)
         )

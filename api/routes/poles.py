@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from api.cursors import decode_cursor
-from api.deps import Db, State, page_size
+from api.deps import Db, State, page_size, stream_holding_a_slot
 from api.params import CursorQuery, DistrictQuery, LimitQuery, PoleIdPath, parse_bbox
 from api.problems import COMMON_PROBLEMS, not_found, problem_response_doc
 from api.responses import license_link
@@ -109,7 +109,7 @@ def poles_geojson(
     pool = state.pool
     lic = state.license
 
-    def features() -> Iterator[bytes]:
+    def features() -> Iterator[bytes]:  # runs while the response is sent
         yield b'{"type":"FeatureCollection","license":' + lic.model_dump_json().encode()
         yield b',"features":['
         first = True
@@ -124,7 +124,7 @@ def poles_geojson(
         yield b"]}"
 
     return StreamingResponse(
-        features(),
+        stream_holding_a_slot(state, features),
         media_type="application/geo+json",
         headers={
             "Link": license_link(lic),

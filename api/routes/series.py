@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 from starlette.responses import Response, StreamingResponse
 
 from api.cursors import decode_cursor
-from api.deps import ApiState, Db, State, Zones, page_size
+from api.deps import ApiState, Db, State, Zones, page_size, stream_holding_a_slot
 from api.params import (
     CursorQuery,
     FromQuery,
@@ -220,6 +220,7 @@ def series(
 def export_series(
     *,
     state: State,
+    db: Db,
     zones: Zones,
     pole_id: PoleIdPath,
     family: SeriesFamily,
@@ -249,17 +250,17 @@ def export_series(
     pool = state.pool
     assert pool is not None
 
-    with pool.connection() as conn:  # fail before the 200 goes out
+    with db.connection() as conn:  # fail before the 200 goes out
         _require_pole(conn, pole_id)
 
-    def rows() -> Iterator[bytes]:
+    def rows() -> Iterator[bytes]:  # runs while the response is sent
         with pool.connection() as conn:
             yield from series_queries.export_series_csv(conn, req)
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     filename = f"{pole_id}_{family.value}_{req.metric.name}_{interval}_{stamp}.csv"
     return StreamingResponse(
-        rows(),
+        stream_holding_a_slot(state, rows),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
