@@ -21,8 +21,8 @@ from grafana_foundation_sdk.builders import alerting, expr
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import alerting as alerting_model
 
-from dashboards import queries as q
-from dashboards.build import FOLDER_TITLE, FOLDER_UID
+from dashboards.panels import FOLDER_TITLE, FOLDER_UID
+from dashboards.queries import common as q
 from dashboards.sql import DATASOURCE_UID, PanelSql, Shape, num, text
 
 Severity = Literal["critical", "warning"]

@@ -12,8 +12,9 @@ import yaml
 
 from config.services import DashboardSettings
 from dashboards import alerts
-from dashboards.build import FOLDER_TITLE, FOLDER_UID, GRID_COLUMNS, all_dashboards
+from dashboards.build import all_dashboards
 from dashboards.cli import run_build
+from dashboards.panels import FOLDER_TITLE, FOLDER_UID, GRID_COLUMNS
 from dashboards.provisioning import PACKAGE_DIR, generated_files
 from dashboards.sql import DATASOURCE_UID, POSTGRES_PLUGIN_ID
 from smartpole.cli import build_parser
