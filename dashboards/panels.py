@@ -117,11 +117,8 @@ def time_series(
     if min_interval:
         panel.interval(min_interval)
     if limits:
-        # Limits are drawn as dashed lines; the series stay in the palette colours.
-        colors = ["orange", "red", "dark-red"]
-        panel.thresholds(
-            _thresholds((None, "transparent"), *((v, colors[i]) for i, (v, _) in enumerate(limits)))
-        ).thresholds_style(
+        # (value, colour) pairs drawn as dashed lines; the series keep the palette colours.
+        panel.thresholds(_thresholds((None, "transparent"), *limits)).thresholds_style(
             common_builders.GraphThresholdsStyleConfig().mode(
                 common.GraphThresholdsStyleMode.DASHED
             )
@@ -211,7 +208,11 @@ def state_timeline(
     return panel
 
 
-def pole_map(title: str, sql: PanelSql, description: str) -> geomap.Panel:
+def pole_map(
+    title: str, sql: PanelSql, description: str, states: list[tuple[int, str, str]]
+) -> geomap.Panel:
+    """Poles as markers coloured by the query's `health_code`; `states` maps each code to
+    its label and colour."""
     markers = (
         common_builders.MapLayerOptions()
         .type("markers")
@@ -239,12 +240,7 @@ def pole_map(title: str, sql: PanelSql, description: str) -> geomap.Panel:
         dashboard_model.ValueMap(
             options={
                 str(code): dashboard_model.ValueMappingResult(text=label, color=color)
-                for code, label, color in (
-                    (0, "ok", "green"),
-                    (1, "sensor stale", "yellow"),
-                    (2, "faulted", "orange"),
-                    (3, "offline", "red"),
-                )
+                for code, label, color in sorted(states)
             }
         )
     ]
@@ -253,7 +249,14 @@ def pole_map(title: str, sql: PanelSql, description: str) -> geomap.Panel:
         .view(geomap.MapViewConfig().id("fit").zoom(12))
         .basemap(common_builders.MapLayerOptions().type("default").name("Basemap"))
         .layers([markers])
-        .thresholds(_thresholds((None, "green"), (1, "yellow"), (2, "orange"), (3, "red")))
+        .thresholds(
+            _thresholds(
+                *(
+                    (None if i == 0 else code, color)
+                    for i, (code, _, color) in enumerate(sorted(states))
+                )
+            )
+        )
         .mappings(mappings)
     )
 

@@ -23,8 +23,14 @@ ROLLUP_MIN_INTERVAL = "1h"
 @dataclass(frozen=True, slots=True)
 class DashboardSpec:
     uid: str
-    title: str
+    name: str
     file_name: str
+    # what it shows, in the README's words (with the numbers it uses)
+    summary: str
+
+    @property
+    def title(self) -> str:
+        return f"Smartpole · {self.name}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,16 +9,22 @@ from dashboards.boards.common import (
     assemble,
     variables,
 )
+from dashboards.domain import OCCUPIED_CONNECTOR_STATES, duration_text
 from dashboards.panels import (
     Layout,
     bar_gauge,
     table_panel,
     time_series,
 )
-from dashboards.queries import common
 from dashboards.queries import ev as q
+from models.catalogue.health import CONNECTOR_STATUS_HORIZON
 
-SPEC = DashboardSpec("smartpole-ev", "Smartpole · EV charging", "ev-charging.json")
+SPEC = DashboardSpec(
+    "smartpole-ev",
+    "EV charging",
+    "ev-charging.json",
+    ("connector status now, utilisation, sessions and energy per day, faults by OCPP error code"),
+)
 
 
 def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
@@ -28,14 +34,19 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
             "Connectors by status now",
             q.EV_STATUS_COUNTS,
             "Newest OCPP status of every connector that reported in the last "
-            f"{common.EV_STATUS_HORIZON}.",
+            f"{duration_text(CONNECTOR_STATUS_HORIZON)}.",
         ),
         8,
         8,
         q.EV_STATUS_COUNTS,
     )
     layout.add(
-        table_panel("Connector status now", q.EV_STATUS_NOW, "Faulted connectors first.", None),
+        table_panel(
+            "Connector status now",
+            q.EV_STATUS_NOW,
+            "Faulted connectors (status Faulted or an error code) first.",
+            None,
+        ),
         16,
         8,
         q.EV_STATUS_NOW,
@@ -44,8 +55,9 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
         time_series(
             "Utilisation",
             q.EV_UTILISATION,
-            "Share of connector time in Charging, SuspendedEV/EVSE or Finishing; each status "
-            "holds until the connector's next report.",
+            "Share of connector time in "
+            + ", ".join(s.value for s in OCCUPIED_CONNECTOR_STATES)
+            + "; each status holds until the connector's next report.",
         ),
         12,
         8,

@@ -16,8 +16,17 @@ from dashboards.panels import (
 )
 from dashboards.queries import common
 from dashboards.queries import lighting as q
+from models.catalogue.health import DAY_BURNER_SUN_ELEVATION_DEG
 
-SPEC = DashboardSpec("smartpole-lighting", "Smartpole · Lighting and energy", "lighting.json")
+SPEC = DashboardSpec(
+    "smartpole-lighting",
+    "Lighting and energy",
+    "lighting.json",
+    (
+        "burn hours and energy per district and day, dimming, day burners (lamp on while the "
+        f"sun is more than {DAY_BURNER_SUN_ELEVATION_DEG:g}° up), defective lamps"
+    ),
+)
 
 
 def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
@@ -60,7 +69,7 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
             "Day burners",
             q.LIGHT_DAY_BURNERS,
             "Lamps on or dimmed while the sun stood more than "
-            f"{common.DAYLIGHT_SUN_ELEVATION_DEG}° above the horizon at the pole.",
+            f"{DAY_BURNER_SUN_ELEVATION_DEG:g}° above the horizon at the pole.",
         ),
         12,
         8,
@@ -68,7 +77,9 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
     )
     layout.add(
         table_panel(
-            "Defective lamps", q.LIGHT_DEFECTIVE, "Poles whose newest lamp status is not ok."
+            "Defective lamps",
+            q.LIGHT_DEFECTIVE,
+            "Poles whose newest lamp status is not ok (the pole_health view's lamp fault).",
         ),
         12,
         8,

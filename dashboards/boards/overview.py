@@ -10,6 +10,12 @@ from dashboards.boards.common import (
     assemble,
     variables,
 )
+from dashboards.domain import (
+    DEFAULT_OFFLINE_AFTER,
+    DEFAULT_STALE_SENSOR_AFTER,
+    OFFLINE_AFTER_VARIABLE,
+    STALE_SENSOR_AFTER_VARIABLE,
+)
 from dashboards.panels import (
     Layout,
     alert_list,
@@ -18,10 +24,18 @@ from dashboards.panels import (
     table_panel,
     time_series,
 )
-from dashboards.queries import common
 from dashboards.queries import overview as q
 
-SPEC = DashboardSpec("smartpole-overview", "Smartpole · City overview", "overview.json")
+SPEC = DashboardSpec(
+    "smartpole-overview",
+    "City overview",
+    "overview.json",
+    (
+        "map of poles coloured by health, online / offline / faulted / sensor-stale / "
+        "never-heard counts, active alerts, current problems, data freshness and the health "
+        "thresholds in force; all from the `pole_health` view that `/v1/health/poles` reads"
+    ),
+)
 
 
 def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
@@ -30,11 +44,20 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
         stat_panel(
             "Poles",
             q.OVERVIEW_COUNTS,
-            "Online: talked within the offline window. Offline: last-will fired or no message "
-            f"for {common.OFFLINE_AFTER}. Faulted: online with a defective lamp, a Faulted charger "
-            "or Wi-Fi down. Sensor stale: online, but no env reading for "
-            f"{common.SENSOR_STALE_AFTER}.",
-            {"online": "green", "offline": "red", "faulted": "orange", "sensor_stale": "yellow"},
+            "The pole_health view's verdict, the same as /v1/health/poles. Online: talked "
+            "within the offline threshold. Offline: last-will or status offline, or no "
+            "message for the offline threshold (Data freshness shows the one in force; "
+            f"default {DEFAULT_OFFLINE_AFTER}). Faulted: online with a defective lamp, a "
+            "faulted charger (Faulted or an error code) or Wi-Fi down. Sensor stale: online, "
+            "but an installed sensor sent nothing for the stale threshold (default "
+            f"{DEFAULT_STALE_SENSOR_AFTER}). Never heard: registered, no message yet.",
+            {
+                "online": "green",
+                "offline": "red",
+                "faulted": "orange",
+                "sensor_stale": "yellow",
+                "never_heard": "blue",
+            },
         ),
         12,
         5,
@@ -45,7 +68,9 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
             "Data freshness",
             q.OVERVIEW_FRESHNESS,
             "Age of the newest message (platform clock) and the newest reading (device "
-            "clock) over all poles, and how many poles have been silent.",
+            "clock) over all poles, how many poles are not online, and the thresholds in "
+            f"force ({OFFLINE_AFTER_VARIABLE} and {STALE_SENSOR_AFTER_VARIABLE}, written into "
+            "the database by smartpole db migrate).",
         ),
         12,
         5,
@@ -55,7 +80,12 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
         pole_map(
             "Poles by health",
             q.OVERVIEW_MAP,
-            "Green ok, yellow env sensor stale, orange faulted, red offline.",
+            ", ".join(
+                f"{s.colour} {s.label}"
+                for s in sorted((q.HEALTHY, *q.HEALTH_STATES), key=lambda s: s.code)
+            ).capitalize()
+            + ".",
+            [(s.code, s.label, s.colour) for s in (q.HEALTHY, *q.HEALTH_STATES)],
         ),
         14,
         14,
@@ -74,7 +104,7 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
             "Current problems",
             q.OVERVIEW_PROBLEMS,
             "What the alert rules look at, now: offline poles, stale sensors, lamp faults, "
-            "Faulted chargers, Wi-Fi down.",
+            "faulted chargers, Wi-Fi down (faults of online poles).",
         ),
         10,
         7,

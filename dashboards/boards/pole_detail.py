@@ -9,28 +9,52 @@ from dashboards.boards.common import (
     assemble,
     variables,
 )
+from dashboards.domain import RULE_SET_IN_FORCE, counted_standards, limit_lines, limits_text
 from dashboards.panels import (
     Layout,
     state_timeline,
     table_panel,
     time_series,
 )
-from dashboards.queries import common
 from dashboards.queries import pole_detail as q
+from dashboards.queries.common import RAW_RANGE_LIMIT
 
-SPEC = DashboardSpec("smartpole-pole", "Smartpole · Pole detail", "pole-detail.json")
+# The short-term standards in force of the pollutants shown: what an hourly series
+# of one pole can be held against.
+SHORT_TERM_LIMITS = tuple(
+    s
+    for s in counted_standards()
+    if s.rule_set is RULE_SET_IN_FORCE and any(s.pollutant == f.column for f in q.AIR)
+)
+
+SPEC = DashboardSpec(
+    "smartpole-pole",
+    "Pole detail",
+    "pole-detail.json",
+    (
+        "every family of the pole picked in the `pole` variable (raw readings up to "
+        f"{RAW_RANGE_LIMIT}, hourly rollup beyond) and its health verdict"
+    ),
+)
 
 
 def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
     layout = Layout()
-    layout.add(table_panel("Pole", q.POLE_INFO, "Registry entry."), 24, 4, q.POLE_INFO)
-    env_note = f"Raw readings up to a {common.RAW_RANGE_LIMIT} range, hourly rollup beyond."
+    layout.add(
+        table_panel(
+            "Pole", q.POLE_INFO, "Registry entry, and its health as /v1/health/poles reports it."
+        ),
+        24,
+        4,
+        q.POLE_INFO,
+    )
+    env_note = f"Raw readings up to a {RAW_RANGE_LIMIT} range, hourly rollup beyond."
     layout.add(
         time_series(
             "Air quality",
             q.POLE_AIR,
-            env_note,
-            limits=((common.PM10_DAILY_LIMIT, "PM10"), (common.NO2_HOURLY_LIMIT, "NO2")),
+            f"{env_note} {limits_text(SHORT_TERM_LIMITS)}",
+            limits=limit_lines(SHORT_TERM_LIMITS),
         ),
         12,
         8,

@@ -17,8 +17,14 @@ from dashboards.panels import (
     time_series,
 )
 from dashboards.queries import wifi as q
+from models.vocabulary import WifiStatus
 
-SPEC = DashboardSpec("smartpole-wifi", "Smartpole · Wi-Fi", "wifi.json")
+SPEC = DashboardSpec(
+    "smartpole-wifi",
+    "Wi-Fi",
+    "wifi.json",
+    ("clients and traffic by hotspot, clients by hour of day, hotspots down"),
+)
 
 
 def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
@@ -28,7 +34,11 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
             "Hotspots by status now",
             q.WIFI_DOWN_COUNT,
             "Newest status of every hotspot.",
-            {"down": "red", "degraded": "orange", "up": "green"},
+            {
+                WifiStatus.DOWN.value: "red",
+                WifiStatus.DEGRADED.value: "orange",
+                WifiStatus.UP.value: "green",
+            },
         ),
         8,
         6,

@@ -7,24 +7,13 @@ template variables, local days, the sun's elevation, and the variables' own quer
 
 from __future__ import annotations
 
-# --- thresholds the queries and the panels share ---------------------------------------
-OFFLINE_AFTER = "15 minutes"  # no message at all for this long: the pole missed its cadence
-SENSOR_STALE_AFTER = "30 minutes"  # pole talks, but its env sensor has gone quiet
-EV_STATUS_HORIZON = "7 days"  # a connector silent for longer drops out of "status now"
-LIGHT_READING_VALID_FOR = "1 hour"  # a lamp reading counts for at most this long (gaps)
-DAYLIGHT_SUN_ELEVATION_DEG = 6  # above civil twilight: a burning lamp is a day burner
-RAW_RANGE_LIMIT = "2 days"  # per-pole env panels use raw rows up to this range
+from dashboards.domain import env_rollup_column
+from models.catalogue.families import Aggregation, FieldSpec
 
-# EU ambient air quality limit / target values (Directive 2008/50/EC), µg/m³.
-PM10_DAILY_LIMIT = 50.0  # daily mean, at most 35 days a year
-PM10_DAYS_ALLOWED = 35
-PM25_ANNUAL_LIMIT = 25.0  # annual mean
-NO2_HOURLY_LIMIT = 200.0  # hourly mean, at most 18 hours a year
-NO2_HOURS_ALLOWED = 18
-NO2_ANNUAL_LIMIT = 40.0
-O3_TARGET_8H = 120.0  # max daily 8-hour mean, at most 25 days a year (3-year average)
-O3_DAYS_ALLOWED = 25
-O3_INFORMATION_THRESHOLD = 180.0  # hourly
+# Dashboard choices, not domain rules: how long a lamp reading stands for (gaps in the
+# data are not burn time) and up to which range per-pole panels read raw rows.
+LIGHT_READING_VALID_FOR = "1 hour"
+RAW_RANGE_LIMIT = "2 days"
 
 DISTRICT = "coalesce(p.district, 'unassigned')"
 IN_DISTRICTS = f"{DISTRICT} IN ($district)"
@@ -49,6 +38,31 @@ def sun_elevation_deg(ts: str, lat: str = "p.latitude", lon: str = "p.longitude"
         f"degrees(asin(sin(radians({lat})) * sin({declination})"
         f" + cos(radians({lat})) * cos({declination}) * cos({hour_angle})))"
     )
+
+
+def hourly_mean(field: FieldSpec, table: str = "h") -> str:
+    """The mean of an env metric over rollup rows, by the catalogue's aggregation rule."""
+    count = f"nullif(sum({table}.{env_rollup_column(field, 'count')}), 0)"
+    if field.aggregation is Aggregation.ENERGY_MEAN:
+        # decibels average on energy: 10·log10(mean of 10^(L/10))
+        return f"10 * log(sum({table}.{env_rollup_column(field, 'energy_sum')}) / {count})"
+    if field.aggregation is Aggregation.MEAN:
+        return f"sum({table}.{env_rollup_column(field, 'sum')}) / {count}"
+    if field.aggregation is Aggregation.MAX:
+        return f"max({table}.{env_rollup_column(field, 'max')})"
+    raise ValueError(f"{field.column}: no rollup aggregate for {field.aggregation}")
+
+
+def raw_aggregate(field: FieldSpec, table: str = "e") -> str:
+    """The same aggregate over raw readings."""
+    column = f"{table}.{field.column}"
+    if field.aggregation is Aggregation.ENERGY_MEAN:
+        return f"10 * log(avg(10 ^ ({column} / 10)))"
+    if field.aggregation is Aggregation.MEAN:
+        return f"avg({column})"
+    if field.aggregation is Aggregation.MAX:
+        return f"max({column})"
+    raise ValueError(f"{field.column}: no aggregate for {field.aggregation}")
 
 
 # --- template variable queries -----------------------------------------------------------

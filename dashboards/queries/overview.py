@@ -6,66 +6,68 @@
 
 from __future__ import annotations
 
-from dashboards.queries.common import DISTRICT, EV_STATUS_HORIZON, OFFLINE_AFTER, SENSOR_STALE_AFTER
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dashboards.domain import ENV_HOURLY, literal
+from dashboards.queries.common import DISTRICT
+from dashboards.queries.health import (
+    FROM_HEALTH,
+    HAS_STALE_SENSOR,
+    IS_FAULTED,
+    IS_OFFLINE,
+    IS_ONLINE,
+    NEVER_HEARD,
+    stale_since,
+)
 from dashboards.sql import Column, PanelSql, Shape, num, text, time_col
 from dashboards.sql import ColumnKind as Kind
 
-# --- pole health: one definition for the map, the counts, the problem list -------------
-POLE_HEALTH = f"""
-WITH latest AS (
-  SELECT p.pole_id, p.name, {DISTRICT} AS district, p.latitude, p.longitude,
-         p.last_seen, p.status, 'env' = ANY(p.capabilities) AS has_env,
-         p.status = 'offline' OR p.last_seen IS NULL
-           OR p.last_seen < now() - interval '{OFFLINE_AFTER}' AS offline,
-         env.observed_at AS env_at,
-         light.lamp_status, light.observed_at AS light_at,
-         wifi.status AS wifi_status,
-         coalesce(ev.faulted, 0) AS faulted_connectors
-  FROM poles p
-  LEFT JOIN LATERAL (SELECT e.observed_at FROM env_readings e WHERE e.pole_id = p.pole_id
-                     ORDER BY e.observed_at DESC LIMIT 1) env ON true
-  LEFT JOIN LATERAL (SELECT l.lamp_status, l.observed_at FROM light_readings l
-                     WHERE l.pole_id = p.pole_id ORDER BY l.observed_at DESC LIMIT 1) light ON true
-  LEFT JOIN LATERAL (SELECT w.status FROM wifi_readings w WHERE w.pole_id = p.pole_id
-                     ORDER BY w.observed_at DESC LIMIT 1) wifi ON true
-  LEFT JOIN LATERAL (
-    SELECT count(*) FILTER (WHERE c.status = 'Faulted') AS faulted
-    FROM (SELECT DISTINCT ON (e.connector_id) e.status FROM ev_readings e
-          WHERE e.pole_id = p.pole_id AND e.observed_at > now() - interval '{EV_STATUS_HORIZON}'
-          ORDER BY e.connector_id, e.observed_at DESC) c) ev ON true
-), health AS (
-  SELECT *,
-         NOT offline AND has_env
-           AND (env_at IS NULL OR env_at < now() - interval '{SENSOR_STALE_AFTER}')
-           AS sensor_stale,
-         coalesce(lamp_status, 'ok') <> 'ok' OR faulted_connectors > 0
-           OR wifi_status = 'down' AS faulted
-  FROM latest
+
+@dataclass(frozen=True, slots=True)
+class HealthState:
+    """One colour of the map: the first state whose condition holds wins."""
+
+    code: int
+    label: str
+    colour: str
+    condition: str
+
+
+HEALTH_STATES = (
+    HealthState(3, "offline", "red", IS_OFFLINE),
+    HealthState(4, "never heard from", "blue", NEVER_HEARD),
+    HealthState(2, "faulted", "orange", IS_FAULTED),
+    HealthState(1, "sensor stale", "yellow", HAS_STALE_SENSOR),
 )
-"""
+HEALTHY = HealthState(0, "ok", "green", "true")
+
+
+def _case(value: Callable[[HealthState], str]) -> str:
+    whens = "".join(f"\n         WHEN {s.condition} THEN {value(s)}" for s in HEALTH_STATES)
+    return f"CASE{whens}\n         ELSE {value(HEALTHY)} END"
+
 
 OVERVIEW_COUNTS = PanelSql(
-    POLE_HEALTH
-    + """SELECT count(*) FILTER (WHERE NOT offline) AS online,
-       count(*) FILTER (WHERE offline) AS offline,
-       count(*) FILTER (WHERE NOT offline AND faulted) AS faulted,
-       count(*) FILTER (WHERE sensor_stale) AS sensor_stale
-FROM health""",
+    f"""SELECT count(*) FILTER (WHERE {IS_ONLINE}) AS online,
+       count(*) FILTER (WHERE {IS_OFFLINE}) AS offline,
+       count(*) FILTER (WHERE {IS_FAULTED}) AS faulted,
+       count(*) FILTER (WHERE {HAS_STALE_SENSOR}) AS sensor_stale,
+       count(*) FILTER (WHERE {NEVER_HEARD}) AS never_heard
+{FROM_HEALTH}""",
     Shape.SINGLE_ROW,
-    (num("online"), num("offline"), num("faulted"), num("sensor_stale")),
+    (num("online"), num("offline"), num("faulted"), num("sensor_stale"), num("never_heard")),
 )
 
 OVERVIEW_MAP = PanelSql(
-    POLE_HEALTH
-    + """SELECT pole_id, coalesce(name, pole_id) AS name, district, latitude, longitude,
-       CASE WHEN offline THEN 'offline' WHEN faulted THEN 'faulted'
-            WHEN sensor_stale THEN 'sensor stale' ELSE 'ok' END AS health,
-       CASE WHEN offline THEN 3 WHEN faulted THEN 2 WHEN sensor_stale THEN 1 ELSE 0 END
-         AS health_code,
-       last_seen
-FROM health
-WHERE latitude IS NOT NULL AND longitude IS NOT NULL
-ORDER BY pole_id""",
+    f"""SELECT p.pole_id, coalesce(p.name, p.pole_id) AS name, {DISTRICT} AS district,
+       p.latitude, p.longitude,
+       {_case(lambda s: literal(s.label))} AS health,
+       {_case(lambda s: str(s.code))} AS health_code,
+       p.last_seen
+{FROM_HEALTH}
+WHERE p.latitude IS NOT NULL AND p.longitude IS NOT NULL
+ORDER BY p.pole_id""",
     Shape.TABLE,
     (
         text("pole_id"),
@@ -79,22 +81,29 @@ ORDER BY pole_id""",
     ),
 )
 
+# One row per problem the alert rules watch; the view is read once (a CTE used five
+# times is materialised).
 OVERVIEW_PROBLEMS = PanelSql(
-    POLE_HEALTH
-    + """SELECT pole_id, district, problem, since FROM (
-  SELECT pole_id, district, 'pole offline' AS problem, last_seen AS since FROM health
-   WHERE offline
+    f"""WITH p AS (SELECT * {FROM_HEALTH})
+SELECT pole_id, district, problem, since FROM (
+  SELECT p.pole_id, {DISTRICT} AS district, 'pole offline' AS problem, p.last_seen AS since
+  FROM p WHERE {IS_OFFLINE}
   UNION ALL
-  SELECT pole_id, district, 'env sensor stale', env_at FROM health WHERE sensor_stale
+  SELECT p.pole_id, {DISTRICT}, s.sensor || ' sensor stale', {stale_since("s.sensor")}
+  FROM p CROSS JOIN LATERAL unnest(p.stale_sensors) AS s(sensor)
   UNION ALL
-  SELECT pole_id, district, 'lamp ' || lamp_status, light_at FROM health
-   WHERE NOT offline AND coalesce(lamp_status, 'ok') <> 'ok'
+  SELECT p.pole_id, {DISTRICT}, 'lamp ' || p.lamp_status, p.light_observed_at
+  FROM p WHERE {IS_ONLINE} AND p.lamp_fault
   UNION ALL
-  SELECT pole_id, district, faulted_connectors || ' charger(s) Faulted', NULL FROM health
-   WHERE NOT offline AND faulted_connectors > 0
+  SELECT p.pole_id, {DISTRICT},
+         'connector ' || (f ->> 'connector_id') || ': ' || (f ->> 'status')
+           || ' (' || (f ->> 'error_code') || ')',
+         (f ->> 'observed_at')::timestamptz
+  FROM p CROSS JOIN LATERAL jsonb_array_elements(p.charger_faults) AS f
+  WHERE {IS_ONLINE}
   UNION ALL
-  SELECT pole_id, district, 'Wi-Fi down', NULL FROM health
-   WHERE NOT offline AND wifi_status = 'down'
+  SELECT p.pole_id, {DISTRICT}, 'Wi-Fi ' || p.wifi_status, p.wifi_observed_at
+  FROM p WHERE {IS_ONLINE} AND p.hotspot_fault
 ) problems
 ORDER BY problem, pole_id""",
     Shape.TABLE,
@@ -102,18 +111,25 @@ ORDER BY problem, pole_id""",
 )
 
 OVERVIEW_FRESHNESS = PanelSql(
-    f"""SELECT extract(epoch FROM now() - max(last_seen))::float8 AS newest_message_age,
-       extract(epoch FROM now() - max(last_observed_at))::float8 AS newest_reading_age,
-       count(*) FILTER (WHERE last_seen IS NULL
-                        OR last_seen < now() - interval '{OFFLINE_AFTER}') AS silent_poles
-FROM poles""",
+    f"""SELECT extract(epoch FROM now() - max(p.last_seen))::float8 AS newest_message_age,
+       extract(epoch FROM now() - max(p.last_observed_at))::float8 AS newest_reading_age,
+       count(*) FILTER (WHERE NOT {IS_ONLINE}) AS silent_poles,
+       max(p.offline_after_s) AS offline_after,
+       max(p.stale_sensor_after_s) AS stale_sensor_after
+{FROM_HEALTH}""",
     Shape.SINGLE_ROW,
-    (num("newest_message_age", "s"), num("newest_reading_age", "s"), num("silent_poles")),
+    (
+        num("newest_message_age", "s"),
+        num("newest_reading_age", "s"),
+        num("silent_poles", "none"),
+        num("offline_after", "s"),
+        num("stale_sensor_after", "s"),
+    ),
 )
 
 OVERVIEW_ENV_READINGS = PanelSql(
-    """SELECT $__timeGroupAlias(h.bucket, $__interval), sum(h.readings) AS env_readings
-FROM env_hourly h
+    f"""SELECT $__timeGroupAlias(h.bucket, $__interval), sum(h.readings) AS env_readings
+FROM {ENV_HOURLY} h
 WHERE $__timeFilter(h.bucket)
 GROUP BY 1
 ORDER BY 1""",

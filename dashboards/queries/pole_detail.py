@@ -7,12 +7,29 @@ in the SQL)."""
 
 from __future__ import annotations
 
-from dashboards.queries.common import DISTRICT, ONE_POLE, RAW_RANGE_LIMIT
-from dashboards.queries.environment import hourly_mean
+from dashboards.domain import (
+    ENV_HOURLY,
+    ENV_TABLE,
+    EV_TABLE,
+    LIGHT_TABLE,
+    POLE_HEALTH,
+    STATUS_TABLE,
+    WIFI_TABLE,
+    grafana_unit,
+    pollutants,
+)
+from dashboards.queries.common import (
+    DISTRICT,
+    ONE_POLE,
+    RAW_RANGE_LIMIT,
+    hourly_mean,
+    raw_aggregate,
+)
 from dashboards.sql import Column, PanelSql, Shape, num, text, time_col
 from dashboards.sql import ColumnKind as Kind
+from models.catalogue import units
+from models.catalogue.families import ENV, EV, LIGHT, WIFI, FieldSpec
 
-# --- pole detail (one pole: `$pole` is single-valued, so it is quoted in the SQL) -------
 _RAW_RANGE = (
     f"$__timeTo()::timestamptz - $__timeFrom()::timestamptz <= interval '{RAW_RANGE_LIMIT}'"
 )
@@ -21,45 +38,40 @@ _ROLLUP_RANGE = (
 )
 
 
-def _raw_aggregate(key: str) -> str:
-    if key == "laeq":
-        return "10 * log(avg(10 ^ (e.laeq / 10)))"
-    if key == "lamax":
-        return "max(e.lamax)"
-    return f"avg(e.{key})"
+def _metric(field: FieldSpec, name: str | None = None) -> Column:
+    return num(name or field.column, grafana_unit(field))
 
 
-def _rollup_aggregate(key: str) -> str:
-    return "max(h.lamax_max)" if key == "lamax" else hourly_mean(key)
-
-
-def pole_env(measures: tuple[str, ...]) -> PanelSql:
+def pole_env(measures: tuple[FieldSpec, ...]) -> PanelSql:
     """Raw env readings for short ranges, the hourly rollup for long ones: both branches
-    are planned, PostgreSQL runs only the one whose constant range test holds."""
-    raw = ", ".join(f"{_raw_aggregate(m)} AS {m}" for m in measures)
-    rolled = ", ".join(f"{_rollup_aggregate(m)} AS {m}" for m in measures)
+    are planned, PostgreSQL runs only the one whose constant range test holds. Each
+    metric aggregates by its catalogue rule (mean, energy mean for dB, max)."""
+    raw = ", ".join(f"{raw_aggregate(m)} AS {m.column}" for m in measures)
+    rolled = ", ".join(f"{hourly_mean(m)} AS {m.column}" for m in measures)
     return PanelSql(
         f"""SELECT $__timeGroupAlias(e.observed_at, $__interval), {raw}
-FROM env_readings e
+FROM {ENV_TABLE} e
 WHERE e.pole_id = '$pole' AND $__timeFilter(e.observed_at) AND {_RAW_RANGE}
 GROUP BY 1
 UNION ALL
 SELECT $__timeGroupAlias(h.bucket, $__interval), {rolled}
-FROM env_hourly h
+FROM {ENV_HOURLY} h
 WHERE h.pole_id = '$pole' AND $__timeFilter(h.bucket) AND {_ROLLUP_RANGE}
 GROUP BY 1
 ORDER BY 1""",
         Shape.TIME_SERIES,
-        (time_col(), *(num(m) for m in measures)),
+        (time_col(), *(_metric(m) for m in measures)),
     )
 
 
+# The registry entry, and the health verdict the API gives for the pole.
 POLE_INFO = PanelSql(
     f"""SELECT p.pole_id, coalesce(p.name, '') AS name, {DISTRICT} AS district,
-       p.status, p.status_since, p.firmware_version,
+       p.status, p.status_since, r.firmware_version,
        array_to_string(p.capabilities, ', ') AS capabilities,
-       p.last_seen, p.last_observed_at, p.latitude, p.longitude
-FROM poles p
+       p.last_seen, p.last_observed_at, p.latitude, p.longitude,
+       p.connection, array_to_string(p.stale_sensors, ', ') AS stale_sensors
+FROM {POLE_HEALTH} p JOIN poles r ON r.pole_id = p.pole_id
 WHERE {ONE_POLE}""",
     Shape.TABLE,
     (
@@ -74,28 +86,37 @@ WHERE {ONE_POLE}""",
         Column("last_observed_at", Kind.TIME),
         num("latitude"),
         num("longitude"),
+        text("connection"),
+        text("stale_sensors"),
     ),
 )
 
-POLE_AIR = pole_env(("pm25", "pm10", "no2", "o3"))
-POLE_NOISE = pole_env(("laeq", "lamax"))
-POLE_WEATHER = pole_env(("temperature", "relative_humidity", "atmospheric_pressure"))
+AIR = pollutants()
+NOISE = tuple(f for f in ENV.metrics if f.unit is units.DECIBEL_A)
+WEATHER = tuple(f for f in ENV.metrics if f not in AIR and f not in NOISE)
+POLE_AIR = pole_env(AIR)
+POLE_NOISE = pole_env(NOISE)
+POLE_WEATHER = pole_env(WEATHER)
 
 POLE_LIGHT = PanelSql(
-    """SELECT $__timeGroupAlias(l.observed_at, $__interval),
-       avg(l.active_power) AS active_power, 100 * avg(l.illuminance_level) AS dim_level
-FROM light_readings l
+    f"""SELECT $__timeGroupAlias(l.observed_at, $__interval),
+       avg(l.active_power) AS active_power, avg(l.illuminance_level) AS dim_level
+FROM {LIGHT_TABLE} l
 WHERE l.pole_id = '$pole' AND $__timeFilter(l.observed_at)
 GROUP BY 1
 ORDER BY 1""",
     Shape.TIME_SERIES,
-    (time_col(), num("active_power", "watt"), num("dim_level", "percent")),
+    (
+        time_col(),
+        _metric(LIGHT.field("active_power")),
+        _metric(LIGHT.field("illuminance_level"), "dim_level"),
+    ),
 )
 
 POLE_LAMP_STATE = PanelSql(
-    """SELECT l.observed_at AS time, l.power_state, coalesce(l.lamp_status, 'unknown')
+    f"""SELECT l.observed_at AS time, l.power_state, coalesce(l.lamp_status, 'unknown')
          AS lamp_status
-FROM light_readings l
+FROM {LIGHT_TABLE} l
 WHERE l.pole_id = '$pole' AND $__timeFilter(l.observed_at)
 ORDER BY 1""",
     Shape.TIME_TABLE,
@@ -103,30 +124,30 @@ ORDER BY 1""",
 )
 
 POLE_WIFI = PanelSql(
-    """SELECT $__timeGroupAlias(w.observed_at, $__interval),
+    f"""SELECT $__timeGroupAlias(w.observed_at, $__interval),
        avg(w.connected_clients) AS clients
-FROM wifi_readings w
+FROM {WIFI_TABLE} w
 WHERE w.pole_id = '$pole' AND $__timeFilter(w.observed_at)
 GROUP BY 1
 ORDER BY 1""",
     Shape.TIME_SERIES,
-    (time_col(), num("clients")),
+    (time_col(), _metric(WIFI.field("connected_clients"), "clients")),
 )
 
 POLE_EV_POWER = PanelSql(
-    """SELECT $__timeGroupAlias(e.observed_at, $__interval),
+    f"""SELECT $__timeGroupAlias(e.observed_at, $__interval),
        'connector ' || e.connector_id AS metric, avg(e.charging_power) AS power
-FROM ev_readings e
+FROM {EV_TABLE} e
 WHERE e.pole_id = '$pole' AND $__timeFilter(e.observed_at)
 GROUP BY 1, 2
 ORDER BY 1, 2""",
     Shape.TIME_SERIES,
-    (time_col(), text("metric"), num("power", "kwatt")),
+    (time_col(), text("metric"), _metric(EV.field("charging_power"), "power")),
 )
 
 POLE_EV_STATUS = PanelSql(
-    """SELECT e.observed_at AS time, 'connector ' || e.connector_id AS connector, e.status
-FROM ev_readings e
+    f"""SELECT e.observed_at AS time, 'connector ' || e.connector_id AS connector, e.status
+FROM {EV_TABLE} e
 WHERE e.pole_id = '$pole' AND $__timeFilter(e.observed_at)
 ORDER BY 1, 2""",
     Shape.TIME_TABLE,
@@ -134,8 +155,8 @@ ORDER BY 1, 2""",
 )
 
 POLE_STATUS_EVENTS = PanelSql(
-    """SELECT s.observed_at AS time, s.status, coalesce(s.firmware_version, '') AS firmware
-FROM status_events s
+    f"""SELECT s.observed_at AS time, s.status, coalesce(s.firmware_version, '') AS firmware
+FROM {STATUS_TABLE} s
 WHERE s.pole_id = '$pole' AND $__timeFilter(s.observed_at)
 ORDER BY 1""",
     Shape.TIME_TABLE,
