@@ -1,4 +1,4 @@
-.PHONY: test check bootstrap run settings-table
+.PHONY: test check bootstrap run settings-table dashboards
 
 # The one command that runs the tests (installs what is missing first).
 test:
@@ -15,3 +15,9 @@ run: bootstrap
 # Regenerates the configuration reference in README.md from smartpole/settings.py.
 settings-table: bootstrap
 	.venv/bin/python -m smartpole.settings_table --write
+
+# Regenerates dashboards/json, dashboards/provisioning and the README's dashboard and
+# alert tables from dashboards/ and the domain catalogue.
+dashboards: bootstrap
+	.venv/bin/smartpole dashboards build
+	.venv/bin/python -m dashboards.readme --write

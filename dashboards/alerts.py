@@ -8,7 +8,7 @@ to watch, hence `noDataState: OK`. Alert queries cannot use dashboard variables.
 
 The fleet rules read the `pole_health` view (the API's judgement); the air-quality rules
 are generated from the catalogue's EU standards and carry the standard as labels
-(`pollutant`, `indicator`, `rule_set`), which the tests use to check their thresholds.
+(`pollutant`, `indicator`, `rule_set`, `objective`), which the tests use to check their thresholds.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ def _pollutant_rule(standard: AirQualityStandard) -> AlertRule:
             "pollutant": standard.pollutant,
             "indicator": standard.indicator.value,
             "rule_set": standard.rule_set.value,
+            "objective": standard.objective.value,
         },
     )
 

@@ -191,7 +191,12 @@ def bar_gauge(title: str, sql: PanelSql, description: str) -> bargauge.Panel:
 
 
 def bar_chart(title: str, sql: PanelSql, description: str, x_field: str) -> barchart.Panel:
-    return _with_query(barchart.Panel(), title, sql, description).x_field(x_field)
+    panel = _with_query(barchart.Panel(), title, sql, description).x_field(x_field)
+    unit = _first_unit(sql)
+    if unit:
+        panel.unit(unit)
+    _unit_overrides(panel, sql, unit)
+    return panel
 
 
 def state_timeline(

@@ -111,8 +111,8 @@ ORDER BY problem, pole_id""",
 )
 
 OVERVIEW_FRESHNESS = PanelSql(
-    f"""SELECT extract(epoch FROM now() - max(p.last_seen))::float8 AS newest_message_age,
-       extract(epoch FROM now() - max(p.last_observed_at))::float8 AS newest_reading_age,
+    f"""SELECT min(p.silent_s) AS newest_message_age,
+       extract(epoch FROM min(p.checked_at - p.last_observed_at))::float8 AS newest_reading_age,
        count(*) FILTER (WHERE NOT {IS_ONLINE}) AS silent_poles,
        max(p.offline_after_s) AS offline_after,
        max(p.stale_sensor_after_s) AS stale_sensor_after
