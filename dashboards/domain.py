@@ -107,10 +107,6 @@ def grafana_unit(field: FieldSpec) -> str | None:
     return field.unit.grafana if field.unit is not None else None
 
 
-def env_field(column: str) -> FieldSpec:
-    return ENV.field(column)
-
-
 def env_rollup_column(field: FieldSpec, part: str) -> str:
     """A column of the hourly env rollup: `<metric>_count|sum|min|max|energy_sum`."""
     if part == "energy_sum":

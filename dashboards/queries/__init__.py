@@ -9,8 +9,15 @@ Speed on long ranges: fleet-wide environment panels read the hourly rollup `env_
 (the panel's min interval is 1h, so `$__interval` never asks for less); per-pole panels
 read raw rows for short ranges and switch to the rollup past `RAW_RANGE_LIMIT`.
 "Current state" panels read the newest row per pole through the primary key
-(`LATERAL ... ORDER BY observed_at DESC LIMIT 1`) instead of scanning a time range.
-Other families have no rollup: they aggregate raw rows inside `$__timeFilter`.
+(`LATERAL ... ORDER BY observed_at DESC LIMIT 1`) instead of scanning a time range; those
+about a pole's health read the `pole_health` view, which does the same and is the API's
+judgement (`health.py`). Other families have no rollup: they aggregate raw rows inside
+`$__timeFilter`.
+
+One module per dashboard, `alerts.py` for the alert rules, `common.py` for what several
+share. Table names, units, aggregation rules, status values, health constants and EU
+limit values come from the domain catalogue through `dashboards.domain`; none is written
+here (tests/dashboards/test_catalogue.py checks the generated SQL for that).
 
 Every query works with both expansions of `$__timeGroup`: epoch seconds on plain
 PostgreSQL, `time_bucket()` with the datasource's TimescaleDB option.
