@@ -1,4 +1,4 @@
-.PHONY: test check bootstrap run readme
+.PHONY: test check bootstrap run readme dashboards
 
 # The one command that runs the tests (installs what is missing first).
 test:
@@ -12,6 +12,13 @@ bootstrap:
 run: bootstrap
 	.venv/bin/smartpole up
 
-# Regenerates the parts of README.md generated from the code (settings, MQTT fields).
+# Regenerates the parts of README.md generated from the code (settings, MQTT
+# fields, dashboards and alerts).
 readme: bootstrap
+	.venv/bin/python -m smartpole.readme_blocks --write
+
+# Regenerates dashboards/json, dashboards/provisioning and the README's dashboard
+# and alert tables from dashboards/ and the domain catalogue.
+dashboards: bootstrap
+	.venv/bin/smartpole dashboards build
 	.venv/bin/python -m smartpole.readme_blocks --write

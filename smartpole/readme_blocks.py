@@ -8,7 +8,9 @@ Each block sits between `<!-- NAME:start -->` and `<!-- NAME:end -->`:
   that read it, from the services' settings classes (`config.services`);
 - `deprecated-settings`: renamed variables that still work (`config.base`);
 - `mqtt-fields`: the payload fields of each family, with units and ranges, from
-  the domain catalogue (`models.catalogue`).
+  the domain catalogue (`models.catalogue`);
+- `dashboards-table`, `alerts-table`: the Grafana dashboards and alert rules, with
+  the values they use (`dashboards.readme`).
 A test checks that each block equals what this module generates.
 """
 
@@ -24,6 +26,7 @@ from pydantic.fields import FieldInfo
 
 from config.base import DEPRECATED_NAMES, ENV_PREFIX
 from config.services import SERVICE_SETTINGS
+from dashboards.readme import alerts_table, dashboards_table
 from models.catalogue.families import FAMILIES, FieldSpec
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -108,6 +111,8 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "settings-table": settings_table,
     "deprecated-settings": deprecated_settings_table,
     "mqtt-fields": mqtt_fields_table,
+    "dashboards-table": dashboards_table,
+    "alerts-table": alerts_table,
 }
 
 
