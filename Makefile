@@ -1,9 +1,10 @@
-.PHONY: test check bootstrap run settings-table
+.PHONY: test check bootstrap run settings-table lock lock-upgrade
 
 # The one command that runs the tests (installs what is missing first).
 test:
 	scripts/test
 
+# Installs what `make run` needs (`scripts/bootstrap --tests`: and what the tests need).
 bootstrap:
 	scripts/bootstrap
 
@@ -15,3 +16,11 @@ run: bootstrap
 # Regenerates the configuration reference in README.md from smartpole/settings.py.
 settings-table: bootstrap
 	.venv/bin/python -m smartpole.settings_table --write
+
+# Remakes requirements/*.lock from pyproject.toml, keeping every pin it can
+# (README: Reproducible installs); lock-upgrade takes the newest allowed versions.
+lock:
+	scripts/lock
+
+lock-upgrade:
+	scripts/lock --upgrade
