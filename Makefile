@@ -1,4 +1,4 @@
-.PHONY: test check bootstrap run settings-table lock lock-upgrade
+.PHONY: test check bootstrap run settings-table lock lock-upgrade fresh-machine-check
 
 # The one command that runs the tests (installs what is missing first).
 test:
@@ -24,3 +24,7 @@ lock:
 
 lock-upgrade:
 	scripts/lock --upgrade
+
+# The README's two commands on a minimal Debian 12 in a chroot (root; 5-15 min).
+fresh-machine-check:
+	scripts/fresh-machine-check
