@@ -346,11 +346,13 @@ def make_test(root: Path, step: Step, command: str) -> None:
     assert step.log is not None
     code = wait(in_machine(root, f"cd {CHECKOUT} && {command}", step.log, isolated=False), 3600)
     step.notes.append(f"`{command}` exited {code}")
-    left = [
-        line for line in step.log.read_text(errors="replace").splitlines() if LEFT_RUNNING in line
-    ]
-    step.notes.extend(left)
+    step.notes.extend(_leftovers(step.log.read_text(errors="replace")))
     step.passed = code == 0
+    # What the bootstrap installed: the Node the PGlite test server really ran on.
+    versions = step.log.with_suffix(".versions")
+    report = "node --version; python3 --version; dpkg-query -W nodejs postgresql mosquitto"
+    wait(in_machine(root, report, versions, isolated=False), 60)
+    step.notes.append("; ".join(versions.read_text(errors="replace").split("\n")).strip("; "))
 
 
 def _probe_api(net_of: int, timeout: float) -> dict[str, object]:
