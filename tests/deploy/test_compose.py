@@ -150,3 +150,14 @@ def test_broker_lets_oversized_payloads_through_to_the_quarantine() -> None:
     assert directives["max_queued_messages"] == "0"
     assert directives["persistence"] == "true"
     assert directives["listener"] == "1883"
+
+
+def test_the_image_holds_every_package_the_project_ships() -> None:
+    """A package added to pyproject.toml but not copied into the image would make
+    the container fail at its first import."""
+    import tomllib  # noqa: PLC0415 - only this test reads pyproject.toml
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (REPO / "Dockerfile").read_text(), re.MULTILINE))
+    assert packages == copied

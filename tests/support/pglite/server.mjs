@@ -24,6 +24,9 @@
 // it: all clients share the one PGlite session, a client inside a transaction stalls every
 // other client (even its connection start-up), and concurrent use from threads was seen to
 // hang and to hand one client another's reply.
+// First: defines what Node 18 lacks (CustomEvent) before pglite-socket loads.
+import './node18.mjs';
+
 import { parseArgs } from 'node:util';
 
 import { PGlite } from '@electric-sql/pglite';
