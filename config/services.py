@@ -13,7 +13,15 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
-from config.base import DatabaseSettings, LocalTimeSettings, MqttSettings, ServiceSettings
+from config.base import (
+    DatabaseSettings,
+    LocalTimeSettings,
+    MqttSettings,
+    ServiceSettings,
+    read_secret_file,
+)
+from config.endpoints import MqttEndpoint
+from config.errors import ConfigError
 from models.catalogue.health import DEFAULT_HEALTH
 
 TimescaleMode = Literal["auto", "on", "off"]
@@ -176,6 +184,43 @@ class SimulatorSettings(MqttSettings, LocalTimeSettings, DecodeLimitSettings):
 
     used_by: ClassVar[str] = "simulate"
 
+    simulator_credentials: Path | None = Field(
+        default=None,
+        description="Folder of commissioning files (`smartpole poles credentials issue "
+        "--out`), or one file: each simulated pole connects with its own identity, as a "
+        "real pole does (--credentials overrides). Unset: one shared connection with the "
+        "identity of SMARTPOLE_MQTT_URL, which the shipped broker roles do not allow to "
+        "publish for poles.",
+    )
+
+
+class BrokerAdminSettings(DatabaseSettings, MqttSettings):
+    """`smartpole poles credentials` and `smartpole broker`: the broker's admin
+    channel (at the host, port and TLS options of SMARTPOLE_MQTT_URL) and the
+    credential registry."""
+
+    used_by: ClassVar[str] = "poles credentials"
+
+    broker_admin_username: str = Field(
+        default="smartpole.admin",
+        description="Identity on the broker's admin channel ($CONTROL/dynamic-security/v1).",
+    )
+    broker_admin_password_file: Path | None = Field(
+        default=None,
+        description="File holding the broker admin's password (written by `smartpole broker "
+        "init`). Needed to issue, rotate or revoke credentials; never given on a command line.",
+    )
+
+    def broker_admin(self) -> MqttEndpoint:
+        """The broker as its administrator reaches it."""
+        if self.broker_admin_password_file is None:
+            raise ConfigError(
+                "SMARTPOLE_BROKER_ADMIN_PASSWORD_FILE is not set: the broker's admin "
+                "password is needed (see `smartpole broker init`)"
+            )
+        password = read_secret_file(self.broker_admin_password_file, "BROKER_ADMIN_PASSWORD_FILE")
+        return self.mqtt.with_credentials(self.broker_admin_username, password)
+
 
 class DashboardSettings(DatabaseSettings, LocalTimeSettings):
     """`smartpole dashboards build|push`."""
@@ -220,6 +265,13 @@ class LocalRunSettings(ServiceSettings):
         description="Port of the local Mosquitto that `smartpole up` starts (127.0.0.1 only) "
         "when SMARTPOLE_MQTT_URL is unset; not 1883, so it never meets a system broker.",
     )
+    local_mqtts_port: int = Field(
+        default=18883,
+        ge=1,
+        le=65535,
+        description="TLS port of that local Mosquitto (its certificate from a development CA "
+        "under SMARTPOLE_STATE_DIR/certs); the simulated fleet connects here.",
+    )
     up_simulated_poles: int = Field(
         default=25,
         ge=0,
@@ -228,7 +280,14 @@ class LocalRunSettings(ServiceSettings):
     )
 
 
-class UpSettings(StorageSettings, IngestSettings, ApiSettings, SimulatorSettings, LocalRunSettings):
+class UpSettings(
+    StorageSettings,
+    IngestSettings,
+    ApiSettings,
+    SimulatorSettings,
+    BrokerAdminSettings,
+    LocalRunSettings,
+):
     """`smartpole up` runs every service, so it validates every service's settings
     before it starts anything (the children read their own class again)."""
 
@@ -241,6 +300,7 @@ SERVICE_SETTINGS: tuple[type[ServiceSettings], ...] = (
     IngestSettings,
     ApiSettings,
     SimulatorSettings,
+    BrokerAdminSettings,
     DashboardSettings,
     LocalRunSettings,
 )

@@ -149,4 +149,22 @@ def test_broker_lets_oversized_payloads_through_to_the_quarantine() -> None:
     assert int(directives["message_size_limit"]) > int(limit_field.default)
     assert directives["max_queued_messages"] == "0"
     assert directives["persistence"] == "true"
-    assert directives["listener"] == "1883"
+
+
+def test_the_shipped_broker_denies_anonymous_clients_and_listens_with_tls() -> None:
+    lines = [
+        line.split(None, 1)
+        for line in (REPO / "mosquitto.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    values: dict[str, list[str]] = {}
+    for name, value in lines:
+        values.setdefault(name, []).append(value)
+    assert values["allow_anonymous"] == ["false"]
+    assert values["listener"] == ["1883", "8883"]
+    assert values["plugin"] == ["/usr/lib/mosquitto_dynamic_security.so"]
+    assert values["plugin_opt_config_file"] == ["/mosquitto/data/dynamic-security.json"]
+    assert "password_file" not in values and "acl_file" not in values
+    text = (REPO / "mosquitto.conf").read_text()
+    tls = text[text.index("\nlistener 8883") :]
+    assert "certfile /mosquitto/certs/server.crt" in tls and "keyfile" in tls

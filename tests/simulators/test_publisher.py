@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,10 @@ from tests.support.services import MosquittoServer, running_mosquitto, wait_unti
 
 
 class Recorder:
-    """A plain subscriber that keeps what arrives on the pole topics."""
+    """A subscriber with the read-only consumer role that keeps what arrives
+    on the pole topics."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, broker: MosquittoServer) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(
@@ -30,8 +32,10 @@ class Recorder:
             client_id="recorder",
             protocol=MQTTProtocolVersion.MQTTv5,
         )
+        consumer = broker.consumer_endpoint
+        self.client.username_pw_set(consumer.username, consumer.password)
         self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
+        self.client.connect("127.0.0.1", broker.port)
         self.client.subscribe("smartpole/v1/poles/#", qos=1)
         self.client.loop_start()
 
@@ -49,13 +53,14 @@ class Recorder:
 
 
 def endpoint(broker: MosquittoServer) -> MqttEndpoint:
-    return MqttEndpoint.parse(broker.url)
+    """One shared connection for every pole: the test publisher's identity."""
+    return broker.publisher_endpoint
 
 
 def test_the_window_bounds_unacknowledged_messages_and_everything_arrives(
     mosquitto: MosquittoServer,
 ) -> None:
-    recorder = Recorder(mosquitto.port)
+    recorder = Recorder(mosquitto)
     wait_until(recorder.client.is_connected, 10, "recorder connected")
     messages = simulate(fleet(3), hours=2)
     summary = RunSummary()
@@ -103,7 +108,7 @@ def test_progress_prints_plain_lines_when_not_on_a_terminal() -> None:
 
 
 def test_a_network_drop_mid_run_loses_nothing(mosquitto: MosquittoServer) -> None:
-    recorder = Recorder(mosquitto.port)
+    recorder = Recorder(mosquitto)
     wait_until(recorder.client.is_connected, 10, "recorder connected")
     messages = simulate(fleet(3), hours=3)
     sent = 0
@@ -118,7 +123,7 @@ def test_a_network_drop_mid_run_loses_nothing(mosquitto: MosquittoServer) -> Non
     with (
         cuttable_proxy(mosquitto.port) as proxy,
         FleetPublisher(
-            MqttEndpoint.parse(f"mqtt://127.0.0.1:{proxy.port}"), client_id_prefix="t", window=50
+            replace(endpoint(mosquitto), port=proxy.port), client_id_prefix="t", window=50
         ) as publisher,
     ):
         publisher.run(messages, RunSummary(), echo=cut_once_midway)
