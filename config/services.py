@@ -222,6 +222,12 @@ class BrokerAdminSettings(DatabaseSettings, MqttSettings):
         return self.mqtt.with_credentials(self.broker_admin_username, password)
 
 
+class BrokerAccountSettings(BrokerAdminSettings):
+    """`smartpole broker accounts`: the platform's service accounts."""
+
+    used_by: ClassVar[str] = "broker"
+
+
 class DashboardSettings(DatabaseSettings, LocalTimeSettings):
     """`smartpole dashboards build|push`."""
 
@@ -301,6 +307,7 @@ SERVICE_SETTINGS: tuple[type[ServiceSettings], ...] = (
     ApiSettings,
     SimulatorSettings,
     BrokerAdminSettings,
+    BrokerAccountSettings,
     DashboardSettings,
     LocalRunSettings,
 )

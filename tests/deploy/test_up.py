@@ -150,6 +150,6 @@ def test_local_broker_config_keeps_the_guarantees_and_security_and_replaces_the_
     assert directives["per_listener_settings"] == [["false"]]
     # What delivery depends on comes through from the repository's file.
     assert directives["persistence"] == [["true"]]
-    assert directives["max_queued_messages"] == [["0"]]
+    assert int(directives["max_queued_messages"][0][0]) >= 10**9
     assert directives["max_inflight_messages"] == [["0"]]
     assert directives["message_size_limit"] == [["1048576"]]

@@ -213,6 +213,16 @@ class MosquittoServer:
             commissioning.write(folder, identity, issued_at=now, broker_url=None)
         return folder
 
+    def pole_identity(self, pole_id: str) -> PoleIdentity:
+        """The identity `issue_poles` gave this pole (issued now if it has none)."""
+        folder = self.issue_poles([pole_id])
+        return commissioning.read(commissioning.file_for(folder, pole_id))
+
+    def pole_endpoint(self, pole_id: str) -> MqttEndpoint:
+        identity = self.pole_identity(pole_id)
+        return MqttEndpoint("127.0.0.1", self.port, identity.username, identity.password,
+                            tls=False)  # fmt: skip
+
     def log_text(self) -> str:
         return (self.workdir / "mosquitto.log").read_text(errors="replace")
 
