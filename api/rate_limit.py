@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import ipaddress
 import math
@@ -50,6 +51,7 @@ EMPTY = bytes(16)
 EXEMPT_PATHS = frozenset({"/health", "/metrics"})
 
 
+@functools.lru_cache(maxsize=8192)
 def client_key(host: str | None) -> bytes:
     """16 bytes naming a client: its IPv4 address, or its IPv6 /64."""
     if not host:
@@ -61,11 +63,7 @@ def client_key(host: str | None) -> bytes:
     else:
         if isinstance(address, ipaddress.IPv6Address):
             mapped = address.ipv4_mapped
-            name = (
-                mapped.packed
-                if mapped is not None
-                else ipaddress.IPv6Network((address, 64), strict=False).network_address.packed
-            )
+            name = mapped.packed if mapped is not None else address.packed[:8]  # the /64
         else:
             name = address.packed
     return hashlib.blake2b(name, digest_size=16).digest()
@@ -102,44 +100,56 @@ class SharedBuckets:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with self._thread_lock:
-            if self._fd is None:
-                yield
-                return
+        self._acquire()
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _acquire(self) -> None:
+        self._thread_lock.acquire()
+        if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
 
     def take(self, key: bytes, *, rate: float, burst: float, now: float | None = None) -> float:
         """Take a token for `key`: 0.0 when granted, else the seconds until one is due."""
         now = time.time() if now is None else now
         start = int.from_bytes(key[:8], "little") % self.slots
-        with self._locked():
-            chosen = None
-            oldest_at, oldest = math.inf, start
-            for probe in range(PROBES):
-                index = (start + probe) % self.slots
-                offset = _HEADER.size + index * _SLOT.size
-                owner, tokens, updated = _SLOT.unpack_from(self._map, offset)
-                if owner == key:
-                    chosen = offset
-                    tokens = min(burst, tokens + max(0.0, now - updated) * rate)
-                    break
-                if owner == EMPTY:
-                    oldest_at, oldest = -math.inf, index
-                elif updated < oldest_at:
-                    oldest_at, oldest = updated, index
-            if chosen is None:  # new here (or evicted): a full bucket
-                chosen = _HEADER.size + oldest * _SLOT.size
-                tokens = burst
-            if tokens >= 1.0:
-                _SLOT.pack_into(self._map, chosen, key, tokens - 1.0, now)
-                return 0.0
-            _SLOT.pack_into(self._map, chosen, key, tokens, now)
-            wait: float = (1.0 - tokens) / rate
-            return wait
+        self._acquire()  # not a context manager: this runs on every request
+        try:
+            return self._take(key, start, rate, burst, now)
+        finally:
+            self._release()
+
+    def _take(self, key: bytes, start: int, rate: float, burst: float, now: float) -> float:
+        chosen = None
+        oldest_at, oldest = math.inf, start
+        for probe in range(PROBES):
+            index = (start + probe) % self.slots
+            offset = _HEADER.size + index * _SLOT.size
+            owner, tokens, updated = _SLOT.unpack_from(self._map, offset)
+            if owner == key:
+                chosen = offset
+                tokens = min(burst, tokens + max(0.0, now - updated) * rate)
+                break
+            if owner == EMPTY:
+                oldest_at, oldest = -math.inf, index
+            elif updated < oldest_at:
+                oldest_at, oldest = updated, index
+        if chosen is None:  # new here (or evicted): a full bucket
+            chosen = _HEADER.size + oldest * _SLOT.size
+            tokens = burst
+        if tokens >= 1.0:
+            _SLOT.pack_into(self._map, chosen, key, tokens - 1.0, now)
+            return 0.0
+        _SLOT.pack_into(self._map, chosen, key, tokens, now)
+        wait: float = (1.0 - tokens) / rate
+        return wait
 
     def close(self) -> None:
         self._map.close()

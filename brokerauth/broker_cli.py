@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     init.add_argument(
         "--if-missing", action="store_true", help="do nothing (exit 0) if the file exists"
     )
+    init.add_argument(
+        "--config-owner", type=_owner, help="UID:GID to hand the file to (the broker's user)"
+    )
+    init.add_argument("--secrets-owner", type=_owner, help="UID:GID to hand the password files to")
     init.set_defaults(handler=_init, settings_class=ServiceSettings)
 
     accounts = actions.add_parser("accounts", help="service accounts: issue, rotate, revoke")
@@ -75,11 +80,25 @@ def _init(args: argparse.Namespace, settings: ServiceSettings) -> int:
     except FileExistsError as exc:
         print(f"smartpole broker init: {exc}", file=sys.stderr)
         return 1
+    if args.config_owner:
+        os.chown(args.config_file, *args.config_owner)
+    if args.secrets_owner:
+        os.chown(args.secrets_dir, *args.secrets_owner)
+        for account in made:
+            os.chown(password_file(args.secrets_dir, account.username), *args.secrets_owner)
     print(f"wrote {args.config_file}")
     for account in made:
         print(f"  {account.username} ({account.role.value}): password in "
               f"{password_file(args.secrets_dir, account.username)}")  # fmt: skip
     return 0
+
+
+def _owner(text: str) -> tuple[int, int]:
+    uid, _, gid = text.partition(":")
+    try:
+        return int(uid), int(gid or uid)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not UID:GID: {text[:40]!r}") from None
 
 
 def _show_or_write(username: str, password: str, out: Path | None) -> None:

@@ -169,3 +169,24 @@ def test_the_shipped_broker_denies_anonymous_clients_and_listens_with_tls() -> N
     text = (REPO / "mosquitto.conf").read_text()
     tls = text[text.index("\nlistener 8883") :]
     assert "certfile /mosquitto/certs/server.crt" in tls and "keyfile" in tls
+
+
+def test_the_broker_is_reached_from_outside_over_tls_only_and_ingest_by_its_own_identity(
+    compose: dict[str, Any],
+) -> None:
+    services = _services(compose)
+    assert services["mosquitto"]["ports"] == ["${MQTTS_PUBLISH:-8883}:8883"]
+    assert services["mosquitto"]["depends_on"]["broker-init"] == {
+        "condition": "service_completed_successfully"
+    }
+    assert "not authorised" in " ".join(services["mosquitto"]["healthcheck"]["test"])
+    ingest = _environment(services["ingest"])
+    assert ingest["SMARTPOLE_MQTT_URL"] == "mqtt://smartpole.ingest@mosquitto:1883"
+    assert ingest["SMARTPOLE_MQTT_PASSWORD_FILE"].startswith("/run/smartpole-secrets/")
+    # No broker password is written into the compose file or its environment.
+    for name, service in services.items():
+        for key, value in _environment(service).items():
+            if key.startswith("SMARTPOLE_MQTT"):
+                assert "@" not in value or ":" not in value.split("@")[0].split("//")[-1], name
+    init = services["broker-init"]
+    assert init["command"][:2] == ["broker", "init"] and "--if-missing" in init["command"]
