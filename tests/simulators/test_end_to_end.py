@@ -197,3 +197,38 @@ def test_an_accelerated_run_ends_now_and_no_timestamp_lands_in_the_future(
     wait_until(lambda: table_counts(db, tables) == expected, 60, f"{expected}", interval=0.5)
     reasons = {r[0].split(":", 1)[0] for r in db.execute("SELECT reason FROM quarantine")}
     assert reasons <= {"dateObserved"}
+
+
+def test_an_impostor_pole_is_refused_by_the_broker_and_nothing_of_it_is_stored(
+    ingest: IngestProcess, mosquitto: MosquittoServer, db: Conn, tmp_path: Path
+) -> None:
+    start_ingest(ingest)
+    summary_file = tmp_path / "summary.json"
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    result = run_simulate(
+        mosquitto,
+        "fleet", "--poles", "3", "--duration", "1h", "--backfill", "--seed", "3",
+        "--end", end.isoformat(), "--faults", "impostor=0.1",
+        "--summary-json", str(summary_file), "--quiet",
+        poles=[p.pole_id for p in fleet(3)], tls=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = orjson.loads(summary_file.read_bytes())
+    impostor = summary["impostor"]
+    assert impostor["attempts"] > 10
+    assert impostor["refused_by_broker"] == impostor["attempts"]
+    assert impostor["accepted_by_broker"] == 0
+    assert "the broker refused" in result.stdout
+    expected: dict[str, int] = summary["expected_tables"]
+    wait_until(
+        lambda: table_counts(db, list(expected)) == expected, 60, f"{expected}", interval=0.5
+    )
+    # No forged status took hold, and the refused messages did not cost the
+    # impostor its own connection (its will never fired): each pole's last
+    # status is the goodbye it said itself at the end of the run.
+    statuses = db.execute("SELECT DISTINCT status FROM poles").fetchall()
+    assert statuses == [("offline",)]
+    wills = db.execute(
+        "SELECT count(*) FROM status_events WHERE status = 'offline' AND observed_at = received_at"
+    ).fetchone()
+    assert wills == (0,)
