@@ -52,6 +52,9 @@ from simulators.summary import RunSummary
 log = logging.getLogger(__name__)
 
 MQTT_MAX_IN_FLIGHT = 65535
+# paho's answers to a QoS 1 publish that it keeps and sends (again) once
+# connected: sent, not connected, or the connection broke while writing it.
+QUEUED = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN, mqtt.MQTT_ERR_CONN_LOST)
 DEFAULT_WINDOW = 1000
 # MQTT v5 DISCONNECT reason 0x04: the broker publishes the will, as if the
 # connection had been lost, but without waiting for the keep-alive to expire.
@@ -238,7 +241,7 @@ class _PoleSession:
         """A reading (or an impostor attempt) counted in the window; returns paho's rc."""
         with self.lock:
             info = self.client.publish(topic, payload, qos=1, retain=retain)
-            if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            if info.rc in QUEUED:
                 self.windowed[info.mid] = impostor
             return info.rc
 
@@ -316,8 +319,12 @@ class _SessionKeeper(threading.Thread):
                     # Rare (connects, drops): start over rather than track closed sockets.
                     selector.close()
                     selector = selectors.DefaultSelector()
-                    for pole_id, sock in current.items():
-                        selector.register(sock, selectors.EVENT_READ, self.sessions[pole_id])
+                    for pole_id, sock in list(current.items()):
+                        try:
+                            selector.register(sock, selectors.EVENT_READ, self.sessions[pole_id])
+                        except (OSError, ValueError, KeyError):
+                            # Closed meanwhile by the sending thread: the sweep reconnects it.
+                            del current[pole_id]
                     watched = current
                 if watched:
                     for key, _ in selector.select(self.WAIT_S):
@@ -508,7 +515,7 @@ class FleetPublisher:
                     outgoing.retain,
                     outgoing.impersonates is not None,
                 )
-            if rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            if rc not in QUEUED:
                 raise PublishError(f"publish failed: {mqtt.error_string(rc)}")
             return
         session = self.keeper.sessions.get(outgoing.pole_id)

@@ -12,6 +12,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from brokerauth import commissioning
 from config.endpoints import MqttEndpoint
 from simulators.publisher import FleetPublisher, Pacing, Progress
 from simulators.summary import RunSummary
@@ -133,5 +134,46 @@ def test_a_network_drop_mid_run_loses_nothing(mosquitto: MosquittoServer) -> Non
         lambda: {(t, p) for t, p, _ in list(recorder.messages)} >= expected,
         30,
         "every message at the subscriber after the drop",
+    )
+    recorder.close()
+
+
+def test_with_pole_identities_each_pole_sends_over_its_own_session_and_survives_a_drop(
+    mosquitto: MosquittoServer,
+) -> None:
+    recorder = Recorder(mosquitto)
+    wait_until(recorder.client.is_connected, 10, "recorder connected")
+    poles = fleet(3)
+    identities = commissioning.load(mosquitto.issue_poles(p.pole_id for p in poles))
+    messages = simulate(poles, hours=3)
+    sent = 0
+
+    def cut_once_midway(outgoing: object) -> None:
+        nonlocal sent
+        sent += 1
+        if sent == len(messages) // 2:
+            proxy.cut()
+            threading.Timer(1.5, proxy.restore).start()
+
+    with (
+        cuttable_proxy(mosquitto.port) as proxy,
+        FleetPublisher(
+            MqttEndpoint("127.0.0.1", proxy.port, None, None, tls=False),
+            client_id_prefix="t",
+            window=50,
+            identities=identities,
+        ) as publisher,
+    ):
+        assert publisher.bulk is None  # no shared connection
+        publisher.run(messages, RunSummary(), echo=cut_once_midway)
+        assert set(publisher.keeper.sessions) == set(identities)
+        for pole_id, session in publisher.keeper.sessions.items():  # each connected as itself
+            assert session.endpoint.username == session.client_id == pole_id
+        assert publisher.window.peak <= 50
+    expected = {(m.topic, m.payload) for m in messages}
+    wait_until(
+        lambda: {(t, p) for t, p, _ in list(recorder.messages)} >= expected,
+        30,
+        "every message of every pole at the subscriber after the drop",
     )
     recorder.close()
