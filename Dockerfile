@@ -17,6 +17,7 @@ COPY pyproject.toml README.md ./
 COPY models ./models
 COPY config ./config
 COPY storage ./storage
+COPY brokerauth ./brokerauth
 COPY ingest ./ingest
 COPY api ./api
 COPY simulators ./simulators

@@ -15,10 +15,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.responses import Response
 
-from api import problems
+from api import http_limits, problems
 from api.deps import ApiState
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.params import TimeZones
+from api.rate_limit import EXEMPT_PATHS, RateLimitMiddleware, SharedBuckets
 from api.response_cache import ResponseCache, ResponseCacheMiddleware
 from api.routes import (
     admin,
@@ -71,9 +72,15 @@ def create_app(settings: ApiSettings, *, response_cache: ResponseCache | None = 
     state = ApiState(
         settings=settings,
         license=License(id=settings.data_license, url=settings.data_license_url),
+        admin_keys=settings.admin_keys(),
     )
     metrics = ApiMetrics()
     metrics.watch_pool(lambda: state.pool, lambda: state.slot_waiters)
+    http_limits.configure(
+        max_request_line_bytes=settings.api_max_request_line_bytes,
+        max_header_bytes=settings.api_max_header_bytes,
+        max_headers=settings.api_max_headers,
+    )
     app = FastAPI(
         title="smartpole open data API",
         version="1",
@@ -161,9 +168,11 @@ def _install_middleware(
     metrics: ApiMetrics,
     response_cache: ResponseCache | None,
 ) -> None:
-    """Outermost first: metrics -> CORS -> response cache -> FastAPI routing. A cache
-    hit never reaches routing, yet is counted, timed and gets its CORS headers like
-    any response. (add_middleware puts each new one outside the previous ones.)"""
+    """Outermost first: metrics -> CORS -> rate limit -> response cache -> FastAPI
+    routing. A cache hit never reaches routing, yet is counted, timed, rate limited
+    and gets its CORS headers like any response; a 429 is counted and carries CORS
+    headers, so a browser app can read it. (add_middleware puts each new one outside
+    the previous ones.)"""
     if response_cache is None and settings.api_cache_ttl_s > 0:
         response_cache = ResponseCache(settings.api_cache_ttl_s)
     if response_cache is not None:
@@ -172,6 +181,16 @@ def _install_middleware(
             cache=response_cache,
             on_result=metrics.watch_cache(response_cache),
         )
+    if settings.api_rate_limit_per_s > 0:
+        buckets = SharedBuckets(settings.api_rate_limit_state_file, settings.api_rate_limit_clients)
+        app.add_middleware(
+            RateLimitMiddleware,
+            buckets=buckets,
+            rate=settings.api_rate_limit_per_s,
+            burst=settings.api_rate_limit_burst,
+            on_limited=metrics.rate_limited.inc,
+        )
+        document_rate_limit(app)
     origins = [o.strip() for o in settings.api_cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(
@@ -183,6 +202,37 @@ def _install_middleware(
             max_age=3600,
         )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+
+def document_rate_limit(app: FastAPI) -> None:
+    """Every operation but the exempt ones may answer 429: say so in the spec."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        too_many = {
+            **problems.problem_response_doc(
+                "Too many requests from this client (SMARTPOLE_API_RATE_LIMIT_PER_S, "
+                "SMARTPOLE_API_RATE_LIMIT_BURST); retry after the seconds in Retry-After."
+            ),
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds until the client may send again",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            },
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if path in EXEMPT_PATHS:
+                continue
+            for operation in operations.values():
+                operation.setdefault("responses", {})["429"] = too_many
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app_from_environment() -> FastAPI:

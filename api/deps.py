@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import psycopg
@@ -28,6 +29,7 @@ class ApiState:
 
     settings: ApiSettings
     license: License
+    admin_keys: dict[str, bytes] = field(default_factory=dict)  # name -> SHA-256 of the key
     pool: ConnectionPool | None = None
     time_zones: TimeZones | None = None
     # One slot per pooled connection. Requests wait for a slot here, in the event
@@ -132,27 +134,48 @@ def page_size(state: ApiState, limit: int | None) -> int:
 api_key_header = APIKeyHeader(
     name="X-API-Key",
     auto_error=False,
-    description="Admin key (SMARTPOLE_API_KEY). Public reads never need it.",
+    description="Admin key (SMARTPOLE_API_ADMIN_KEYS). Public reads never need it.",
 )
 
 
+def matching_key(presented: str, keys: dict[str, bytes]) -> str | None:
+    """The name of the configured key `presented` is, compared with every key in
+    constant time (no early exit, so timing tells nothing about which or how
+    close); None when it is none of them."""
+    digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+    found = None
+    for name, expected in keys.items():
+        if hmac.compare_digest(digest, expected) and found is None:
+            found = name
+    return found
+
+
 def require_admin(
-    state: State, key: Annotated[str | None, Security(api_key_header)] = None
-) -> None:
-    configured = state.settings.api_key
-    if configured is None:
+    request: Request, state: State, key: Annotated[str | None, Security(api_key_header)] = None
+) -> str:
+    """Admits a request with a configured admin key; returns the key's name
+    (the actor of what the request changes: `admin-key:<name>`)."""
+    failures = request.app.state.metrics.admin_failures
+    if not state.admin_keys:
+        failures.labels("disabled").inc()
         raise ProblemError(
             403,
             "Forbidden",
-            "the admin API is disabled: SMARTPOLE_API_KEY is not set on this server",
+            "the admin API is disabled: no SMARTPOLE_API_ADMIN_KEYS on this server",
         )
     if not key:
+        failures.labels("missing").inc()
         raise ProblemError(
             401,
             "Unauthorized",
             "the admin API needs the X-API-Key header",
             headers={"WWW-Authenticate": "APIKey"},
         )
-    expected = configured.get_secret_value().encode()
-    if not hmac.compare_digest(key.encode("utf-8", "surrogateescape"), expected):
+    name = matching_key(key, state.admin_keys)
+    if name is None:
+        failures.labels("wrong").inc()
         raise ProblemError(403, "Forbidden", "wrong API key")
+    return name
+
+
+AdminKeyName = Annotated[str, Depends(require_admin)]

@@ -32,6 +32,17 @@ class ApiMetrics:
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
             registry=self.registry,
         )
+        self.admin_failures = Counter(
+            "smartpole_api_admin_auth_failures",
+            "Admin requests refused: missing key, wrong key, or admin API disabled",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "smartpole_api_rate_limited",
+            "Requests answered 429 because their client exceeded the rate limit",
+            registry=self.registry,
+        )
         self.cache_requests = Counter(
             "smartpole_api_cache_requests",
             "Cacheable reads by how the response cache answered: hit (fresh entry), stale "

@@ -38,6 +38,7 @@ from storage.migrate import migrate
 from tests.support.ingest_process import IngestProcess
 from tests.support.services import (
     create_database,
+    credentials_for_port,
     running_mosquitto,
     running_postgres,
     wait_until,
@@ -78,12 +79,21 @@ def messages_for(
     return out
 
 
-def publish_worker(port: int, worker: int, workers: int, readings: int, per_message: int) -> None:
+def publish_worker(
+    broker: tuple[int, tuple[str, str]],
+    worker: int,
+    workers: int,
+    readings: int,
+    per_message: int,
+) -> None:
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=f"bench-publisher-{worker}",
         protocol=MQTTProtocolVersion.MQTTv5,
     )
+    port, credentials = broker
+    # The test broker's publisher identity: may publish for any pole id.
+    client.username_pw_set(*credentials)
     client.max_inflight_messages_set(2000)
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
@@ -222,7 +232,13 @@ def main() -> None:
             procs = [
                 multiprocessing.Process(
                     target=publish_worker,
-                    args=(broker.port, w, args.publishers, args.readings, args.per_message),
+                    args=(
+                        (broker.port, credentials_for_port(broker.port)),
+                        w,
+                        args.publishers,
+                        args.readings,
+                        args.per_message,
+                    ),
                 )
                 for w in range(args.publishers)
             ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,7 +24,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from config.endpoints import MqttEndpoint, check_postgres_dsn, redact_url
+from config.endpoints import MqttEndpoint, TlsOptions, check_postgres_dsn, redact_url
 from config.errors import ConfigError
 
 ENV_PREFIX = "SMARTPOLE_"
@@ -113,8 +114,34 @@ DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
 class MqttSettings(ServiceSettings):
     mqtt_url: SecretStr | None = Field(
         default=None,
-        description="Broker URL mqtt://user:pass@host:port (mqtts:// for TLS). Unset: "
+        description="Broker URL mqtt://user@host:port (mqtts:// for TLS); the password may "
+        "sit in the URL (user:pass@) but belongs in SMARTPOLE_MQTT_PASSWORD_FILE. Unset: "
         "`smartpole up` starts a local Mosquitto; other commands use mqtt://127.0.0.1:1883.",
+    )
+    mqtt_password_file: Path | None = Field(
+        default=None,
+        description="File holding the MQTT password of the URL's user (one line; e.g. a "
+        "Docker secret), so the password is in no environment variable or command line. "
+        "Wins over a password in the URL.",
+    )
+    mqtt_tls_ca_file: Path | None = Field(
+        default=None,
+        description="mqtts://: PEM file of the certificate authority that signed the "
+        "broker's certificate (e.g. from `smartpole certs dev`). Unset: the system's CAs.",
+    )
+    mqtt_tls_cert_file: Path | None = Field(
+        default=None,
+        description="mqtts://: client certificate (PEM), for brokers that authenticate "
+        "clients by certificate.",
+    )
+    mqtt_tls_key_file: Path | None = Field(
+        default=None,
+        description="mqtts://: private key (PEM) of SMARTPOLE_MQTT_TLS_CERT_FILE.",
+    )
+    mqtt_tls_check_hostname: bool = Field(
+        default=True,
+        description="mqtts://: the broker's certificate must name the host of the URL. "
+        "Turn off only for a broker reached by an address its certificate does not name.",
     )
 
     @field_validator("mqtt_url")
@@ -126,8 +153,38 @@ class MqttSettings(ServiceSettings):
 
     @property
     def mqtt(self) -> MqttEndpoint:
+        """The broker with its credentials and TLS options; reads the password file."""
         url = self.mqtt_url.get_secret_value() if self.mqtt_url else DEFAULT_MQTT_URL
-        return MqttEndpoint.parse(url)
+        endpoint = MqttEndpoint.parse(url)
+        if self.mqtt_password_file is not None:
+            endpoint = endpoint.with_credentials(
+                endpoint.username, read_secret_file(self.mqtt_password_file, "MQTT_PASSWORD_FILE")
+            )
+        if (self.mqtt_tls_cert_file is None) != (self.mqtt_tls_key_file is None):
+            raise ConfigError(
+                "SMARTPOLE_MQTT_TLS_CERT_FILE and SMARTPOLE_MQTT_TLS_KEY_FILE go together"
+            )
+        return endpoint.with_tls(
+            TlsOptions(
+                ca_file=self.mqtt_tls_ca_file,
+                cert_file=self.mqtt_tls_cert_file,
+                key_file=self.mqtt_tls_key_file,
+                check_hostname=self.mqtt_tls_check_hostname,
+            )
+        )
+
+
+def read_secret_file(path: Path, setting: str) -> str:
+    """The secret in `path` (surrounding whitespace stripped), or ConfigError
+    naming the setting; the message never shows the content."""
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"SMARTPOLE_{setting}: cannot read {path}: {reason}") from None
+    if not secret:
+        raise ConfigError(f"SMARTPOLE_{setting}: {path} is empty")
+    return secret
 
 
 class LocalTimeSettings(ServiceSettings):

@@ -7,11 +7,25 @@ CLI reads the environment to find the broker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 MQTT_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+@dataclass(frozen=True, slots=True)
+class TlsOptions:
+    """How an `mqtts://` client checks the broker and, optionally, proves itself.
+
+    `ca_file` None trusts the system's certificate authorities; `cert_file` and
+    `key_file` are a client certificate for brokers that ask for one."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    check_hostname: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +37,7 @@ class MqttEndpoint:
     username: str | None
     password: str | None = field(repr=False)
     tls: bool
+    tls_options: TlsOptions = field(default_factory=TlsOptions)
 
     @classmethod
     def parse(cls, url: str) -> MqttEndpoint:
@@ -45,6 +60,13 @@ class MqttEndpoint:
             password=unquote(parts.password) if parts.password else None,
             tls=parts.scheme == "mqtts",
         )
+
+    def with_credentials(self, username: str | None, password: str | None) -> MqttEndpoint:
+        """The same broker, another identity."""
+        return replace(self, username=username, password=password)
+
+    def with_tls(self, options: TlsOptions) -> MqttEndpoint:
+        return replace(self, tls_options=options)
 
     def redacted(self) -> str:
         """The URL without the password, for logs."""

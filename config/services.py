@@ -7,13 +7,24 @@ table can say which command reads which variable.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+import re
 import socket
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
-from config.base import DatabaseSettings, LocalTimeSettings, MqttSettings, ServiceSettings
+from config.base import (
+    DatabaseSettings,
+    LocalTimeSettings,
+    MqttSettings,
+    ServiceSettings,
+    read_secret_file,
+)
+from config.endpoints import MqttEndpoint
+from config.errors import ConfigError
 from models.catalogue.health import DEFAULT_HEALTH
 
 TimescaleMode = Literal["auto", "on", "off"]
@@ -120,8 +131,62 @@ class ApiSettings(DatabaseSettings, LocalTimeSettings):
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port of `smartpole api`.")
     api_key: SecretStr | None = Field(
         default=None,
-        description="Key for the admin endpoints (header X-API-Key). Unset: admin endpoints "
-        "refuse every request with 403; public reads never need a key.",
+        description="One admin key in the clear (header X-API-Key), named `default` in the "
+        "registry history; prefer SMARTPOLE_API_ADMIN_KEYS. With neither set the admin "
+        "endpoints refuse every request with 403; public reads never need a key.",
+    )
+    api_admin_keys: str = Field(
+        default="",
+        description="Named admin keys, stored hashed: comma-separated `name:sha256-hex` "
+        "(`smartpole api new-key NAME` makes a key and its entry). A request's key is "
+        "compared with every entry in constant time; the matching name is recorded as the "
+        "actor of registry changes (admin-key:NAME). Rotate by adding the new entry, "
+        "switching the client, then removing the old one.",
+    )
+    api_rate_limit_per_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="Requests per second one client (IPv4 address or IPv6 /64) may make "
+        "sustained, across all worker processes, cached answers included; beyond it 429 "
+        "with Retry-After. 0 turns rate limiting off. /health and /metrics are exempt.",
+    )
+    api_rate_limit_burst: int = Field(
+        default=100,
+        ge=1,
+        description="Requests a client may make at once before the per-second rate applies "
+        "(the token bucket's size).",
+    )
+    api_rate_limit_clients: int = Field(
+        default=65536,
+        ge=64,
+        le=16_777_216,
+        description="Clients the rate limiter tracks at once (32 bytes each, shared by the "
+        "workers); beyond that the longest-idle client's bucket is reused.",
+    )
+    api_rate_limit_state_file: Path | None = Field(
+        default=None,
+        description="File the API processes share their rate-limit buckets in (mapped into "
+        "memory). Unset: `smartpole api` makes a private one for its workers. Set it to "
+        "share one limit between several `smartpole api` instances on one host.",
+    )
+    api_trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For names the client (e.g. 10.0.0.5,172.18.0.0/16). Requests from "
+        "anyone else are limited by their own address, whatever they claim.",
+    )
+    api_max_request_line_bytes: int = Field(
+        default=8192,
+        ge=256,
+        description="Longest request target (path and query) accepted; longer: 414.",
+    )
+    api_max_header_bytes: int = Field(
+        default=16384,
+        ge=1024,
+        description="Most bytes of request header fields accepted; more: 431.",
+    )
+    api_max_headers: int = Field(
+        default=100, ge=8, description="Most request header fields accepted; more: 431."
     )
     api_cors_origins: str = Field(
         default="",
@@ -170,11 +235,103 @@ class ApiSettings(DatabaseSettings, LocalTimeSettings):
         description="Where the data license text is published.",
     )
 
+    @field_validator("api_admin_keys")
+    @classmethod
+    def _check_admin_keys(cls, value: str) -> str:
+        parse_admin_keys(value)
+        return value
+
+    @field_validator("api_trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        for entry in trusted_proxies(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {entry[:60]!r}") from None
+        return value
+
+    def admin_keys(self) -> dict[str, bytes]:
+        """Key name -> SHA-256 of the key."""
+        keys = parse_admin_keys(self.api_admin_keys)
+        if self.api_key is not None:
+            keys.setdefault(
+                "default", hashlib.sha256(self.api_key.get_secret_value().encode()).digest()
+            )
+        return keys
+
+
+ADMIN_KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def parse_admin_keys(value: str) -> dict[str, bytes]:
+    keys: dict[str, bytes] = {}
+    for raw in value.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        name, _, digest = entry.partition(":")
+        if not ADMIN_KEY_NAME.fullmatch(name) or not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+            raise ValueError(
+                f"admin key entries are name:sha256-hex (64 hex digits); got {name[:40]!r}:..."
+            )
+        if name in keys:
+            raise ValueError(f"admin key name {name!r} appears twice")
+        keys[name] = bytes.fromhex(digest)
+    return keys
+
+
+def trusted_proxies(value: str) -> list[str]:
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
+
 
 class SimulatorSettings(MqttSettings, LocalTimeSettings, DecodeLimitSettings):
     """`smartpole simulate`: simulated poles publishing to the broker."""
 
     used_by: ClassVar[str] = "simulate"
+
+    simulator_credentials: Path | None = Field(
+        default=None,
+        description="Folder of commissioning files (`smartpole poles credentials issue "
+        "--out`), or one file: each simulated pole connects with its own identity, as a "
+        "real pole does (--credentials overrides). Unset: one shared connection with the "
+        "identity of SMARTPOLE_MQTT_URL, which the shipped broker roles do not allow to "
+        "publish for poles.",
+    )
+
+
+class BrokerAdminSettings(DatabaseSettings, MqttSettings):
+    """`smartpole poles credentials` and `smartpole broker`: the broker's admin
+    channel (at the host, port and TLS options of SMARTPOLE_MQTT_URL) and the
+    credential registry."""
+
+    used_by: ClassVar[str] = "poles credentials"
+
+    broker_admin_username: str = Field(
+        default="smartpole.admin",
+        description="Identity on the broker's admin channel ($CONTROL/dynamic-security/v1).",
+    )
+    broker_admin_password_file: Path | None = Field(
+        default=None,
+        description="File holding the broker admin's password (written by `smartpole broker "
+        "init`). Needed to issue, rotate or revoke credentials; never given on a command line.",
+    )
+
+    def broker_admin(self) -> MqttEndpoint:
+        """The broker as its administrator reaches it."""
+        if self.broker_admin_password_file is None:
+            raise ConfigError(
+                "SMARTPOLE_BROKER_ADMIN_PASSWORD_FILE is not set: the broker's admin "
+                "password is needed (see `smartpole broker init`)"
+            )
+        password = read_secret_file(self.broker_admin_password_file, "BROKER_ADMIN_PASSWORD_FILE")
+        return self.mqtt.with_credentials(self.broker_admin_username, password)
+
+
+class BrokerAccountSettings(BrokerAdminSettings):
+    """`smartpole broker accounts`: the platform's service accounts."""
+
+    used_by: ClassVar[str] = "broker"
 
 
 class DashboardSettings(DatabaseSettings, LocalTimeSettings):
@@ -220,6 +377,13 @@ class LocalRunSettings(ServiceSettings):
         description="Port of the local Mosquitto that `smartpole up` starts (127.0.0.1 only) "
         "when SMARTPOLE_MQTT_URL is unset; not 1883, so it never meets a system broker.",
     )
+    local_mqtts_port: int = Field(
+        default=18883,
+        ge=1,
+        le=65535,
+        description="TLS port of that local Mosquitto (its certificate from a development CA "
+        "under SMARTPOLE_STATE_DIR/certs); the simulated fleet connects here.",
+    )
     up_simulated_poles: int = Field(
         default=25,
         ge=0,
@@ -228,7 +392,14 @@ class LocalRunSettings(ServiceSettings):
     )
 
 
-class UpSettings(StorageSettings, IngestSettings, ApiSettings, SimulatorSettings, LocalRunSettings):
+class UpSettings(
+    StorageSettings,
+    IngestSettings,
+    ApiSettings,
+    SimulatorSettings,
+    BrokerAdminSettings,
+    LocalRunSettings,
+):
     """`smartpole up` runs every service, so it validates every service's settings
     before it starts anything (the children read their own class again)."""
 
@@ -241,6 +412,8 @@ SERVICE_SETTINGS: tuple[type[ServiceSettings], ...] = (
     IngestSettings,
     ApiSettings,
     SimulatorSettings,
+    BrokerAdminSettings,
+    BrokerAccountSettings,
     DashboardSettings,
     LocalRunSettings,
 )

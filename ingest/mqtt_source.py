@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Iterable
@@ -33,6 +32,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from brokerauth import client as mqtt_setup
 from config.endpoints import MqttEndpoint
 from ingest.inbox import InboundMessage, Inbox
 from ingest.paho_fastpath import BufferedSocket, DrainingClient
@@ -74,10 +74,8 @@ class MqttSource:
             protocol=MQTTProtocolVersion.MQTTv5,
             manual_ack=True,
         )
-        if endpoint.username:
-            self._client.username_pw_set(endpoint.username, endpoint.password)
-        if endpoint.tls:
-            self._client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        # Identity and TLS (CA, client certificate, host name check) from the settings.
+        mqtt_setup.configure(self._client, endpoint)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect

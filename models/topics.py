@@ -18,6 +18,16 @@ POLE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 MAX_CONNECTOR_ID = 99
 # What an ingest worker subscribes to; every family lives below it.
 SUBSCRIPTION_FILTER = f"{TOPIC_PREFIX}/#"
+# OGC SensorThings MQTT (planned): what the platform itself publishes after a
+# commit, e.g. v1.1/Datastreams(id)/Observations. The broker roles read it.
+SENSORTHINGS_TOPIC_FILTER = "v1.1/#"
+
+
+def pole_topic_filter(pole_id: str) -> str:
+    """Everything one pole may publish: its own topics, its last-will included."""
+    if not POLE_ID_PATTERN.fullmatch(pole_id):
+        raise TopicError(f"invalid pole id {pole_id[:80]!r}")
+    return f"{TOPIC_PREFIX}/{pole_id}/#"
 
 
 class Family(StrEnum):

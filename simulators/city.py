@@ -134,18 +134,23 @@ EV_SHARE = 0.25
 FIRMWARE_VERSIONS = ("2.4.1", "2.4.1", "2.4.1", "2.5.0")
 
 
-def layout_fleet(city: City, count: int, rng: random.Random, interval_s: float) -> list[PoleSpec]:
-    """`count` poles spread over the city's districts, with seeded capabilities."""
+def fleet_pole_ids(city: City, count: int) -> list[str]:
+    """The ids of a fleet of `count` poles in `city` (the seed does not change them)."""
     prefix = city.pole_id_prefix()
     width = max(4, len(str(count)))
+    return [f"{prefix}-{number:0{width}d}" for number in range(1, count + 1)]
+
+
+def layout_fleet(city: City, count: int, rng: random.Random, interval_s: float) -> list[PoleSpec]:
+    """`count` poles spread over the city's districts, with seeded capabilities."""
     poles = []
-    for number in range(1, count + 1):
+    for number, pole_id in enumerate(fleet_pole_ids(city, count), start=1):
         district = city.districts[(number - 1) % len(city.districts)]
         km_per_lon = KM_PER_DEGREE_LATITUDE * math.cos(math.radians(district.latitude))
         has_ev = rng.random() < EV_SHARE
         poles.append(
             PoleSpec(
-                pole_id=f"{prefix}-{number:0{width}d}",
+                pole_id=pole_id,
                 district=district.name,
                 latitude=round(district.latitude + rng.gauss(0, 0.4) / KM_PER_DEGREE_LATITUDE, 6),
                 longitude=round(district.longitude + rng.gauss(0, 0.4) / km_per_lon, 6),

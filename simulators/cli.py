@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
+from brokerauth import commissioning
+from brokerauth.commissioning import CommissioningError
 from config.services import SimulatorSettings
 from models.catalogue.families import FAMILIES
 from models.topics import POLE_ID_PATTERN, Family
@@ -230,6 +232,13 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--client-id", default=None, help="MQTT client id prefix (default smartpole-sim-<pid>)"
     )
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        default=None,
+        help="commissioning file(s) of the poles: a folder of <POLE_ID>.json or one file; "
+        "each pole connects as itself (default SMARTPOLE_SIMULATOR_CREDENTIALS)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress line")
 
 
@@ -403,20 +412,14 @@ def _publish(
             else:
                 progress = Progress()
                 progress.enabled = not args.quiet and echo is None
-                client_id = args.client_id or f"smartpole-sim-{os.getpid()}"
-                publisher = stack.enter_context(
-                    FleetPublisher(
-                        settings.mqtt,
-                        client_id_prefix=client_id,
-                        window=args.window,
-                        progress=progress,
-                    )
-                )
+                publisher = stack.enter_context(_publisher(args, settings, progress))
                 report = publisher.run(events, summary, pacing=pacing, echo=echo)
                 print(
                     f"{report.sent} messages acknowledged by the broker in {report.seconds:.1f} s",
                     file=sys.stderr,
                 )
+        except CommissioningError as exc:
+            return _fail(str(exc))
         except PublishError as exc:
             print(summary.render(), file=sys.stderr)
             return _fail(f"{exc} (the summary above counts what was handed to the broker)")
@@ -424,7 +427,26 @@ def _publish(
             print(summary.render(), file=sys.stderr)
             print("interrupted: the summary counts what was sent so far", file=sys.stderr)
             return 130
+    return _report(args, summary, label=label, seed=seed, poles=poles)
+
+
+def _report(
+    args: argparse.Namespace,
+    summary: RunSummary,
+    *,
+    label: str,
+    seed: int | None,
+    poles: list[PoleSpec] | None,
+) -> int:
+    """The summary on screen (and as JSON); exit 1 when the broker let a pole
+    speak for another."""
     print(summary.render())
+    if summary.impostor_accepted:
+        print(
+            f"smartpole simulate: SECURITY: the broker accepted {summary.impostor_accepted} "
+            "messages a pole published as another pole: its access rules are not in force",
+            file=sys.stderr,
+        )
     if args.summary_json is not None:
         document: dict[str, Any] = {"kind": label, **summary.as_dict()}
         if seed is not None:
@@ -447,7 +469,22 @@ def _publish(
             sys.stdout.flush()
         else:
             args.summary_json.write_bytes(text)
-    return 0
+    return 1 if summary.impostor_accepted else 0
+
+
+def _publisher(
+    args: argparse.Namespace, settings: SimulatorSettings, progress: Progress
+) -> FleetPublisher:
+    """With commissioning files each pole connects as itself; without, one
+    shared connection with the identity of SMARTPOLE_MQTT_URL."""
+    source = args.credentials or settings.simulator_credentials
+    return FleetPublisher(
+        settings.mqtt,
+        client_id_prefix=args.client_id or f"smartpole-sim-{os.getpid()}",
+        window=args.window,
+        progress=progress,
+        identities=commissioning.load(source) if source is not None else None,
+    )
 
 
 def _recording(events: Iterable[Outgoing], record: IO[bytes]) -> Iterator[Outgoing]:

@@ -5,7 +5,8 @@ Two kinds, because they happen differently in the field:
   skewed clock, a faulted charger, a lamp burning by day or broken); their
   rate is expected episodes per pole per simulated day;
 - message faults hit single messages (out-of-range values, malformed
-  payloads, duplicate sends); their rate is the probability per message.
+  payloads, duplicate sends, a pole publishing as another one); their rate
+  is the probability per message.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Fault(StrEnum):
     OUT_OF_RANGE = "out_of_range"
     MALFORMED = "malformed"
     DUPLICATE = "duplicate"
+    IMPOSTOR = "impostor"
 
 
 EPISODE_FAULTS = (
@@ -37,7 +39,7 @@ EPISODE_FAULTS = (
     Fault.DAY_BURNER,
     Fault.DEFECTIVE_LAMP,
 )
-MESSAGE_FAULTS = (Fault.OUT_OF_RANGE, Fault.MALFORMED, Fault.DUPLICATE)
+MESSAGE_FAULTS = (Fault.OUT_OF_RANGE, Fault.MALFORMED, Fault.DUPLICATE, Fault.IMPOSTOR)
 
 # Used when a fault is named without a rate: noticeable in a day of a small fleet.
 DEFAULT_RATES: dict[Fault, float] = {
@@ -51,6 +53,7 @@ DEFAULT_RATES: dict[Fault, float] = {
     Fault.OUT_OF_RANGE: 0.01,
     Fault.MALFORMED: 0.01,
     Fault.DUPLICATE: 0.02,
+    Fault.IMPOSTOR: 0.01,
 }
 
 # How long an episode lasts (uniform between the two).

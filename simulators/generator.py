@@ -40,6 +40,8 @@ MAX_BACKLOG_PAYLOAD_BYTES = 64 * 1024
 MAX_ACCEPTED_SKEW_AHEAD_S = 240
 # Forced faults (one pole, one scenario) start this far into the run.
 FORCED_FAULT_AT = 0.25
+# Whom a lone pole's impostor attempts pretend to be.
+IMPOSTOR_VICTIM = "IMPERSONATED-POLE"
 
 StoredKey = tuple[str, Family, int | None, datetime]
 QuarantineKey = tuple[str, bytes, int | None]
@@ -75,6 +77,9 @@ class Outgoing:
     family: Family
     faults: tuple[Fault, ...]
     items: tuple[ExpectedItem, ...]
+    # An impostor attempt: sent with this pole's identity on `impersonates`'
+    # topic. The broker must refuse it, so it expects nothing in the platform.
+    impersonates: str | None = None
 
     @property
     def deliberately_invalid(self) -> bool:
@@ -135,6 +140,8 @@ class PoleSimulator:
     episodes: dict[Fault, _Episode] = field(default_factory=dict)
     forced_done: set[Fault] = field(default_factory=set)
     backlog: list[_Pending] = field(default_factory=list)
+    # The other poles of the fleet: whom an impostor pretends to be.
+    neighbours: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         pole, seed = self.pole, self.seed
@@ -368,6 +375,27 @@ class PoleSimulator:
             # A pole that missed the PUBACK sends the very same bytes again.
             again = (*faults, Fault.DUPLICATE)
             yield replace(message, faults=again, items=(replace(item, faults=again),))
+        if self._wants(Fault.IMPOSTOR, tick):
+            yield self._impostor(tick, reading)
+
+    def _impostor(self, tick: datetime, reading: _Pending) -> Outgoing:
+        """A compromised pole speaks for another: a forged reading on the
+        victim's topic, or the victim's retained status set to offline (with
+        one pole's credentials, the fleet-offline attack). Sent with this
+        pole's own identity, which the broker must refuse."""
+        victim = self.fault_rng.choice(self.neighbours) if self.neighbours else IMPOSTOR_VICTIM
+        if self.fault_rng.random() < 0.5:
+            topic = str(
+                PoleTopic(victim, reading.family, PoleTopic.parse(reading.topic).connector_id)
+            )
+            payload, retain, family = orjson.dumps(reading.wire), False, reading.family
+        else:
+            topic = str(PoleTopic(victim, Family.STATUS))
+            payload, retain, family = last_will_payload(), True, Family.STATUS
+        return Outgoing(
+            tick, self.pole.pole_id, Action.PUBLISH, topic, payload, retain, family,
+            (Fault.IMPOSTOR,), (), impersonates=victim,
+        )  # fmt: skip
 
     def _wants(self, fault: Fault, tick: datetime) -> bool:
         if fault not in self.active_faults:
@@ -508,7 +536,12 @@ def fleet_events(
 ) -> Iterator[Outgoing]:
     """Every pole's timeline, merged in time order (ties: fleet order)."""
     weather = CityWeather(seed)
+    ids = tuple(pole.pole_id for pole in poles)
     timelines = [
-        PoleSimulator(pole, window, plan, seed, weather, timezone).events() for pole in poles
-    ]
+        PoleSimulator(
+            pole, window, plan, seed, weather, timezone,
+            neighbours=tuple(i for i in ids if i != pole.pole_id),
+        ).events()
+        for pole in poles
+    ]  # fmt: skip
     return heapq.merge(*timelines, key=lambda outgoing: outgoing.at)

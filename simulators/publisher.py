@@ -1,23 +1,37 @@
 """Sending what the generator produced, the way poles do: MQTT v5, QoS 1.
 
-Readings travel over one shared connection with a bounded window of
-unacknowledged messages (MQTT allows at most 65,535 per connection; the
-broker may announce less as its Receive Maximum, and then that is the
-limit). Each pole also holds a small session of its own that carries its
-last-will and its retained status, so an "offline" fault really makes the
-broker publish the will, exactly as when a pole loses power. One session per
-pole, not one connection per pole for everything, because a load test of a
-thousand poles must not need a thousand flow-controlled publishers.
+Each pole holds a session of its own that carries its last-will and its
+retained status, so an "offline" fault really makes the broker publish the
+will, exactly as when a pole loses power. Where the readings go depends on
+the identities at hand:
+
+- with per-pole identities (commissioning files, as a broker with the
+  shipped roles requires), each pole connects as itself and sends its
+  readings over its own session, so the broker checks every message against
+  that pole's rights, exactly as for a real pole;
+- without them, readings travel over one shared connection with the
+  endpoint's identity, which must be allowed to publish for every pole (a
+  test harness or an open development broker).
+
+Either way one window bounds the unacknowledged messages (MQTT allows at
+most 65,535 per connection; the broker may announce less as its Receive
+Maximum, and then that is the limit), and every session is driven from one
+thread that waits on all their sockets at once: a fleet of thousands needs
+no thread per pole. The broker's verdict on each message is kept: a refused
+reading fails the run, a refused impostor message is the expected outcome.
 """
 
 from __future__ import annotations
 
 import logging
+import selectors
+import socket
 import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
@@ -28,13 +42,19 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from brokerauth import client as mqtt_setup
+from brokerauth.commissioning import PoleIdentity
 from config.endpoints import MqttEndpoint
+from models.topics import Family, PoleTopic
 from simulators.generator import Action, Outgoing, last_will_payload
 from simulators.summary import RunSummary
 
 log = logging.getLogger(__name__)
 
 MQTT_MAX_IN_FLIGHT = 65535
+# paho's answers to a QoS 1 publish that it keeps and sends (again) once
+# connected: sent, not connected, or the connection broke while writing it.
+QUEUED = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN, mqtt.MQTT_ERR_CONN_LOST)
 DEFAULT_WINDOW = 1000
 # MQTT v5 DISCONNECT reason 0x04: the broker publishes the will, as if the
 # connection had been lost, but without waiting for the keep-alive to expire.
@@ -97,10 +117,7 @@ def _new_client(endpoint: MqttEndpoint, client_id: str) -> mqtt.Client:
         client_id=client_id,
         protocol=MQTTProtocolVersion.MQTTv5,
     )
-    if endpoint.username:
-        client.username_pw_set(endpoint.username, endpoint.password)
-    if endpoint.tls:
-        client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+    mqtt_setup.configure(client, endpoint)
     return client
 
 
@@ -139,31 +156,63 @@ class _Window:
 
 
 class _PoleSession:
-    """A pole's own session: its last-will and its retained status."""
+    """A pole's own session: its last-will, its retained status and, with a
+    pole identity, its readings."""
 
-    def __init__(self, endpoint: MqttEndpoint, client_id: str, will_topic: str, will: bytes):
+    def __init__(
+        self,
+        endpoint: MqttEndpoint,
+        client_id: str,
+        will_topic: str,
+        will: bytes,
+        *,
+        on_ack: Callable[[bool, ReasonCode], None] | None = None,
+        on_receive_maximum: Callable[[int], None] | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.client_id = client_id
         self.client = _new_client(endpoint, client_id)
         self.client.will_set(will_topic, will, qos=1, retain=True)
+        # The publisher's window is the flow control (see FleetPublisher).
+        self.client.max_queued_messages_set(0)
+        self.client.max_inflight_messages_set(0)
         self.connected = threading.Event()
+        self.refused: str | None = None
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self.on_ack = on_ack
+        self.on_receive_maximum = on_receive_maximum
         self.pending: list[mqtt.MQTTMessageInfo] = []
+        # Readings in the window, by message id: mid -> is it an impostor message?
+        self.windowed: dict[int, bool] = {}
         self.lock = threading.Lock()
         self.active = False
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                     properties: Properties | None) -> None:  # fmt: skip
-        if not reason.is_failure:
-            self.connected.set()
+        if reason.is_failure:
+            self.refused = str(reason)
+            return
+        self.refused = None
+        receive_maximum = getattr(properties, "ReceiveMaximum", None) if properties else None
+        if receive_maximum and self.on_receive_maximum is not None:
+            self.on_receive_maximum(receive_maximum)
+        self.connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                        properties: Properties | None) -> None:  # fmt: skip
         self.connected.clear()
 
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode,
+                    properties: Properties | None) -> None:  # fmt: skip
+        impostor = self.windowed.pop(mid, None)
+        if impostor is not None and self.on_ack is not None:
+            self.on_ack(impostor, reason)
+
     def connect(self, first: bool) -> None:
         with self.lock:
+            self.refused = None
             if first:
                 self.client.connect(self.endpoint.host, self.endpoint.port, keepalive=KEEPALIVE_S)
             else:
@@ -171,6 +220,14 @@ class _PoleSession:
             self.active = True
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
         while not self.connected.is_set():
+            if self.refused is not None:
+                with self.lock:
+                    self.active = False
+                    self.client.disconnect()
+                raise PublishError(
+                    f"the broker refused the session {self.client_id!r} "
+                    f"(as {self.endpoint.username!r}): {self.refused}"
+                )
             if time.monotonic() > deadline:
                 raise PublishError(f"broker did not accept the session {self.client_id!r}")
             self.pump(0.01)
@@ -179,6 +236,14 @@ class _PoleSession:
         with self.lock:
             self.pending.append(self.client.publish(topic, payload, qos=1, retain=True))
             self.client.loop(0)
+
+    def publish_windowed(self, topic: str, payload: bytes, retain: bool, impostor: bool) -> int:
+        """A reading (or an impostor attempt) counted in the window; returns paho's rc."""
+        with self.lock:
+            info = self.client.publish(topic, payload, qos=1, retain=retain)
+            if info.rc in QUEUED:
+                self.windowed[info.mid] = impostor
+            return info.rc
 
     def drop_with_will(self) -> None:
         with self.lock:
@@ -197,12 +262,18 @@ class _PoleSession:
                 self.active = False
 
     def _flush_pending(self) -> None:
+        """Wait for the broker's acks of what this session sent (statuses and
+        readings), so vanishing or closing loses nothing the summary counts."""
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
-        while any(not info.is_published() for info in self.pending):
+        while self.windowed or any(not info.is_published() for info in self.pending):
             if time.monotonic() > deadline:
-                raise PublishError(f"broker did not acknowledge the status of {self.client_id!r}")
+                raise PublishError(f"broker did not acknowledge the messages of {self.client_id!r}")
             self._service(0.05)
         self.pending.clear()
+
+    def socket(self) -> socket.socket | None:
+        sock = self.client.socket()
+        return sock if isinstance(sock, socket.socket) else None
 
     def pump(self, timeout_s: float = 0.0) -> None:
         with self.lock:
@@ -211,8 +282,8 @@ class _PoleSession:
 
     def _service(self, timeout_s: float) -> None:
         """One round of network work (caller holds the lock); after a lost
-        connection, reconnect like a pole does, with the same will. Status
-        messages not yet acknowledged go out again on reconnecting."""
+        connection, reconnect like a pole does, with the same will. Messages
+        not yet acknowledged go out again on reconnecting."""
         if self.client.socket() is not None:
             self.client.loop(timeout_s)
             return
@@ -224,8 +295,12 @@ class _PoleSession:
 
 
 class _SessionKeeper(threading.Thread):
-    """Drives every pole session from one thread (keep-alives, acks): a
-    thread per pole would not scale to a fleet."""
+    """Drives every pole session from one thread: waits on all their sockets
+    at once and services a session as soon as the broker sent it something
+    (acks), plus a sweep every half second for keep-alives and reconnects."""
+
+    SWEEP_S = 0.5
+    WAIT_S = 0.05
 
     def __init__(self) -> None:
         super().__init__(name="pole-sessions", daemon=True)
@@ -233,12 +308,41 @@ class _SessionKeeper(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        while not self.stopping.is_set():
-            for session in list(self.sessions.values()):
-                session.pump()
-            # Keep-alives are due every minute; a fleet of sessions is not
-            # worth a busy loop.
-            self.stopping.wait(0.5)
+        selector = selectors.DefaultSelector()
+        watched: dict[str, socket.socket] = {}
+        next_sweep = time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                sessions = list(self.sessions.items())
+                current = {pid: sock for pid, s in sessions if (sock := s.socket()) is not None}
+                if current != watched:
+                    # Rare (connects, drops): start over rather than track closed sockets.
+                    selector.close()
+                    selector = selectors.DefaultSelector()
+                    for pole_id, sock in list(current.items()):
+                        try:
+                            selector.register(sock, selectors.EVENT_READ, self.sessions[pole_id])
+                        except (OSError, ValueError, KeyError):
+                            # Closed meanwhile by the sending thread: the sweep reconnects it.
+                            del current[pole_id]
+                    watched = current
+                if watched:
+                    for key, _ in selector.select(self.WAIT_S):
+                        key.data.pump()
+                else:
+                    self.stopping.wait(self.WAIT_S)
+                now = time.monotonic()
+                sweep = now >= next_sweep
+                if sweep:
+                    next_sweep = now + self.SWEEP_S
+                for _, session in sessions:
+                    sock = session.socket()
+                    # TLS may hold decrypted bytes the socket no longer signals.
+                    tls_pending = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+                    if sweep or tls_pending or session.client.want_write():
+                        session.pump()
+        finally:
+            selector.close()
 
 
 @dataclass(slots=True)
@@ -246,6 +350,15 @@ class PublishReport:
     sent: int
     acknowledged: int
     seconds: float
+
+
+@dataclass(slots=True)
+class BrokerVerdicts:
+    """What the broker answered (PUBACK reason codes), counted across sessions."""
+
+    refused: Counter[str]  # readings the broker did not take, by reason
+    impostor_refused: int = 0
+    impostor_accepted: int = 0
 
 
 class FleetPublisher:
@@ -256,23 +369,33 @@ class FleetPublisher:
         client_id_prefix: str,
         window: int = DEFAULT_WINDOW,
         progress: Progress | None = None,
+        identities: Mapping[str, PoleIdentity] | None = None,
     ) -> None:
+        """`identities`: each pole connects as itself and sends its readings
+        over its own session; None: one shared connection with the
+        endpoint's identity."""
         if not 1 <= window <= MQTT_MAX_IN_FLIGHT:
             raise ValueError(f"window must be 1-{MQTT_MAX_IN_FLIGHT}")
         self.endpoint = endpoint
         self.client_id_prefix = client_id_prefix
         self.requested_window = window
         self.progress = progress
+        self.identities = identities
         self.window = _Window(window)
-        self.bulk = _new_client(endpoint, f"{client_id_prefix}-readings")
-        self.bulk.on_connect = self._on_bulk_connect
-        self.bulk.on_publish = self._on_publish
-        # Flow control is this class's window, not paho's: paho's own limit
-        # rescans every outstanding message on each PUBACK (quadratic in the
-        # window), so it is switched off and never needed.
-        self.bulk.max_queued_messages_set(0)
-        self.bulk.max_inflight_messages_set(0)
+        self.verdicts = BrokerVerdicts(Counter())
+        self._verdict_lock = threading.Lock()
+        self.bulk: mqtt.Client | None = None
+        if identities is None:
+            self.bulk = _new_client(endpoint, f"{client_id_prefix}-readings")
+            self.bulk.on_connect = self._on_bulk_connect
+            self.bulk.on_publish = self._on_publish
+            # Flow control is this class's window, not paho's: paho's own limit
+            # rescans every outstanding message on each PUBACK (quadratic in the
+            # window), so it is switched off and never needed.
+            self.bulk.max_queued_messages_set(0)
+            self.bulk.max_inflight_messages_set(0)
         self._bulk_ready = threading.Event()
+        self._bulk_refused: str | None = None
         self.keeper = _SessionKeeper()
         self.will_payload = last_will_payload()
 
@@ -280,23 +403,42 @@ class FleetPublisher:
                          reason: ReasonCode, properties: Properties | None) -> None:  # fmt: skip
         if reason.is_failure:
             log.error("broker refused the connection: %s", reason)
+            self._bulk_refused = str(reason)
             return
         receive_maximum = getattr(properties, "ReceiveMaximum", None) if properties else None
-        if receive_maximum and receive_maximum < self.window.limit:
+        if receive_maximum:
+            self._limit_window(receive_maximum)
+        self._bulk_ready.set()
+
+    def _limit_window(self, receive_maximum: int) -> None:
+        if receive_maximum < self.window.limit:
             log.info("broker allows %d messages in flight; throttling to that", receive_maximum)
             self.window.limit = receive_maximum
-        self._bulk_ready.set()
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode,
                     properties: Properties | None) -> None:  # fmt: skip
+        self._acknowledged(False, reason)
+
+    def _acknowledged(self, impostor: bool, reason: ReasonCode) -> None:
+        with self._verdict_lock:
+            if impostor:
+                if reason.is_failure:
+                    self.verdicts.impostor_refused += 1
+                else:
+                    self.verdicts.impostor_accepted += 1
+                    log.error("the broker ACCEPTED a message published as another pole")
+            elif reason.is_failure:
+                self.verdicts.refused[str(reason)] += 1
         self.window.release()
 
     def __enter__(self) -> FleetPublisher:
-        self.bulk.connect_async(self.endpoint.host, self.endpoint.port, keepalive=KEEPALIVE_S)
-        self.bulk.loop_start()
-        if not self._bulk_ready.wait(CONNECT_TIMEOUT_S):
-            self.bulk.loop_stop()
-            raise PublishError(f"could not connect to {self.endpoint.redacted()}")
+        if self.bulk is not None:
+            self.bulk.connect_async(self.endpoint.host, self.endpoint.port, keepalive=KEEPALIVE_S)
+            self.bulk.loop_start()
+            if not self._bulk_ready.wait(CONNECT_TIMEOUT_S):
+                self.bulk.loop_stop()
+                why = f": {self._bulk_refused}" if self._bulk_refused else ""
+                raise PublishError(f"could not connect to {self.endpoint.redacted()}{why}")
         self.keeper.start()
         return self
 
@@ -308,8 +450,9 @@ class FleetPublisher:
                 session.close()
             except PublishError:
                 log.warning("a pole session did not close cleanly")
-        self.bulk.disconnect()
-        self.bulk.loop_stop()
+        if self.bulk is not None:
+            self.bulk.disconnect()
+            self.bulk.loop_stop()
 
     def run(
         self,
@@ -343,30 +486,42 @@ class FleetPublisher:
         if self.progress:
             self.progress.update(sent, self.window.in_flight, at, force=True)
             self.progress.finish()
+        with self._verdict_lock:
+            summary.impostor_refused = self.verdicts.impostor_refused
+            summary.impostor_accepted = self.verdicts.impostor_accepted
+            refused = dict(self.verdicts.refused)
         if not drained:
             raise PublishError(f"{self.window.in_flight} messages still unacknowledged")
+        if refused:
+            reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(refused.items()))
+            raise PublishError(f"the broker refused readings: {reasons}")
         return PublishReport(sent, self.window.acked, time.monotonic() - started)
 
     def _send(self, outgoing: Outgoing) -> None:
         if outgoing.action is Action.PUBLISH:
             self.window.acquire()
-            info = self.bulk.publish(
-                outgoing.topic, outgoing.payload, qos=1, retain=outgoing.retain
-            )
-            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-                raise PublishError(f"publish failed: {mqtt.error_string(info.rc)}")
+            if self.bulk is not None:
+                info = self.bulk.publish(
+                    outgoing.topic, outgoing.payload, qos=1, retain=outgoing.retain
+                )
+                rc: int = info.rc
+            else:
+                own = self.keeper.sessions.get(outgoing.pole_id) or self._open_session(
+                    outgoing.pole_id, str(PoleTopic(outgoing.pole_id, Family.STATUS))
+                )
+                rc = own.publish_windowed(
+                    outgoing.topic,
+                    outgoing.payload,
+                    outgoing.retain,
+                    outgoing.impersonates is not None,
+                )
+            if rc not in QUEUED:
+                raise PublishError(f"publish failed: {mqtt.error_string(rc)}")
             return
         session = self.keeper.sessions.get(outgoing.pole_id)
         if outgoing.action is Action.CONNECT:
             if session is None:
-                session = _PoleSession(
-                    self.endpoint,
-                    f"{self.client_id_prefix}-{outgoing.pole_id}",
-                    outgoing.topic,
-                    self.will_payload,
-                )
-                session.connect(first=True)
-                self.keeper.sessions[outgoing.pole_id] = session
+                session = self._open_session(outgoing.pole_id, outgoing.topic)
             else:
                 session.connect(first=False)
             session.publish_retained(outgoing.topic, outgoing.payload)
@@ -377,3 +532,23 @@ class FleetPublisher:
         else:  # DISCONNECT: a goodbye the pole says itself, then a clean close
             session.publish_retained(outgoing.topic, outgoing.payload)
             session.close()
+
+    def _open_session(self, pole_id: str, will_topic: str) -> _PoleSession:
+        endpoint, client_id = self.endpoint, f"{self.client_id_prefix}-{pole_id}"
+        if self.identities is not None:
+            identity = self.identities.get(pole_id)
+            if identity is None:
+                raise PublishError(f"no credentials for pole {pole_id} (issue them first)")
+            endpoint = endpoint.with_credentials(identity.username, identity.password)
+            client_id = identity.client_id
+        session = _PoleSession(
+            endpoint,
+            client_id,
+            will_topic,
+            self.will_payload,
+            on_ack=self._acknowledged,
+            on_receive_maximum=self._limit_window,
+        )
+        session.connect(first=True)
+        self.keeper.sessions[pole_id] = session
+        return session

@@ -70,15 +70,16 @@ class RunSummary:
     by_fault: dict[str, Counter[str]] = field(default_factory=dict)
     first_observed: datetime | None = None
     last_observed: datetime | None = None
+    # Impostor attempts and what the broker made of them (set by the publisher).
+    impostor_attempts: int = 0
+    impostor_refused: int = 0
+    impostor_accepted: int = 0
     _streams: dict[tuple[str, Family, int | None], _Stream] = field(default_factory=dict)
     _quarantined: set[QuarantineKey] = field(default_factory=set)
 
     def add(self, outgoing: Outgoing) -> None:
         self.messages += 1
-        if outgoing.deliberately_invalid:
-            self.messages_invalid += 1
-        else:
-            self.messages_valid += 1
+        self._count_message(outgoing)
         for fault in outgoing.faults:
             counts = self.by_fault.setdefault(fault.value, Counter())
             counts["messages"] += 1
@@ -104,6 +105,15 @@ class RunSummary:
                 counts["valid" if item.valid else "invalid"] += 1
         if outgoing.action is not Action.DROP:
             self._saw(outgoing.at)
+
+    def _count_message(self, outgoing: Outgoing) -> None:
+        if outgoing.impersonates is not None:  # not for the platform: the broker refuses it
+            self.impostor_attempts += 1
+            self.messages_invalid += 1
+        elif outgoing.deliberately_invalid:
+            self.messages_invalid += 1
+        else:
+            self.messages_valid += 1
 
     def _new_key(self, key: StoredKey) -> bool:
         pole_id, family, connector_id, observed_at = key
@@ -147,6 +157,11 @@ class RunSummary:
             "faults": {
                 fault: dict(sorted(c.items())) for fault, c in sorted(self.by_fault.items())
             },
+            "impostor": {
+                "attempts": self.impostor_attempts,
+                "refused_by_broker": self.impostor_refused,
+                "accepted_by_broker": self.impostor_accepted,
+            },
             "expected_tables": self.expected_tables(),
             "time_span": {
                 "first": self.first_observed.isoformat() if self.first_observed else None,
@@ -180,6 +195,11 @@ class RunSummary:
                     f"  {fault:<18} {counts['messages']:>10} {counts['valid']:>15} "
                     f"{counts['invalid']:>17}"
                 )
+        if self.impostor_attempts:
+            lines.append(
+                f"impostor: {self.impostor_attempts} messages published as another pole; "
+                f"the broker refused {self.impostor_refused}, accepted {self.impostor_accepted}"
+            )
         expected = ", ".join(f"{t}={n}" for t, n in self.expected_tables().items())
         lines.append(f"expect in the platform: {expected}")
         return "\n".join(lines)

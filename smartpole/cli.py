@@ -29,6 +29,9 @@ COMMAND_MODULES: dict[str, str] = {
     "api": "api.cli",
     "dashboards": "dashboards.cli",
     "simulate": "simulators.cli",
+    "poles": "smartpole.poles_cli",
+    "broker": "brokerauth.broker_cli",
+    "certs": "brokerauth.certs_cli",
     "up": "smartpole.up",
 }
 EXIT_BAD_CONFIGURATION = 2

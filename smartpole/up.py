@@ -25,9 +25,16 @@ from typing import Any
 
 import psycopg
 
+from brokerauth import commissioning, credentials
+from brokerauth.bootstrap import ADMIN_ACCOUNT, INGEST_ACCOUNT, password_file
+from brokerauth.dynsec import BrokerAdmin, BrokerAdminError
+from config import ConfigError
 from config.endpoints import MqttEndpoint, redact_url
 from config.services import StorageSettings, UpSettings
+from simulators.city import DEFAULT_CITY, DEFAULT_LATITUDE, DEFAULT_LONGITUDE, City, fleet_pole_ids
 from smartpole.local_services import (
+    LOCAL_CONSUMER,
+    LocalBroker,
     LocalServiceError,
     ManagedProcess,
     PortClaim,
@@ -112,10 +119,14 @@ def run_up(args: argparse.Namespace, settings: UpSettings) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Endpoints:
-    """Where the services of this run find the database and the broker."""
+    """Where the services of this run find the database and the broker, and as
+    whom: ingest and the simulated fleet each get their own MQTT settings."""
 
     database_url: str
-    mqtt_url: str
+    ingest_mqtt: dict[str, str]
+    simulator_mqtt: dict[str, str]
+    admin: MqttEndpoint | None  # to issue the fleet's credentials, when we may
+    watch_command: str  # the banner's mosquitto_sub line
 
 
 def _run(launcher: Launcher) -> int:
@@ -124,15 +135,14 @@ def _run(launcher: Launcher) -> int:
     state_dir = settings.state_dir.resolve()
     logs = state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    endpoints = Endpoints(
-        database_url=_database(launcher, state_dir, logs),
-        mqtt_url=_broker(launcher, state_dir, logs),
-    )
+    database_url = _database(launcher, state_dir, logs)
+    endpoints = _broker(launcher, state_dir, logs, database_url)
     _migrate(settings, endpoints)
     if launcher.stop_requested:
         raise StopRequested
+    fleet = _fleet_credentials(settings, endpoints, state_dir)
     api_base = _start_services(launcher, endpoints, logs)
-    simulator_argv = _start_simulator(launcher, endpoints, logs)
+    simulator_argv = _start_simulator(launcher, endpoints, logs, fleet)
     _print_banner(
         settings, api_base=api_base, endpoints=endpoints, logs=logs, simulator_argv=simulator_argv
     )
@@ -151,6 +161,14 @@ def _check_ports(settings: UpSettings) -> None:
         claims.append(
             PortClaim(
                 "Mosquitto", "127.0.0.1", settings.local_mqtt_port, "SMARTPOLE_LOCAL_MQTT_PORT"
+            )
+        )
+        claims.append(
+            PortClaim(
+                "Mosquitto TLS",
+                "127.0.0.1",
+                settings.local_mqtts_port,
+                "SMARTPOLE_LOCAL_MQTTS_PORT",
             )
         )
     problems = taken_ports(claims)
@@ -172,17 +190,88 @@ def _database(launcher: Launcher, state_dir: Path, logs: Path) -> str:
     return database_url
 
 
-def _broker(launcher: Launcher, state_dir: Path, logs: Path) -> str:
+def _broker(launcher: Launcher, state_dir: Path, logs: Path, database_url: str) -> Endpoints:
     settings = launcher.settings
     if settings.mqtt_url is not None:
         log.info("using the broker at %s", settings.mqtt.redacted())
-        return settings.mqtt_url.get_secret_value()
-    broker, mqtt_url = start_mosquitto(
-        state_dir, settings.local_mqtt_port, logs, launcher.should_stop
+        try:
+            admin = settings.broker_admin() if settings.broker_admin_password_file else None
+        except ConfigError as exc:
+            raise LocalServiceError(str(exc)) from exc
+        mqtt = settings.mqtt
+        # Both services read the broker settings they were given.
+        return Endpoints(
+            database_url, {}, {}, admin,
+            f"mosquitto_sub -h {mqtt.host} -p {mqtt.port} -v -t 'smartpole/v1/poles/#' "
+            "(with a consumer identity)",
+        )  # fmt: skip
+    process, broker = start_mosquitto(
+        state_dir, settings.local_mqtt_port, logs, launcher.should_stop,
+        tls_port=settings.local_mqtts_port,
+    )  # fmt: skip
+    launcher.started.append(process)
+    log.info("Mosquitto on 127.0.0.1:%d and, with TLS, :%d (authentication on)",
+             settings.local_mqtt_port, settings.local_mqtts_port)  # fmt: skip
+    return _local_endpoints(database_url, broker, state_dir)
+
+
+def _local_endpoints(database_url: str, broker: LocalBroker, state_dir: Path) -> Endpoints:
+    """Ingest on the plain listener as the ingest role, as on the compose
+    network; the fleet over TLS, each pole with its own identity, as poles
+    across the city do. Passwords travel in files, never in a URL."""
+    assert broker.certs is not None and broker.tls_port is not None
+    consumer_password = password_file(broker.secrets_dir, LOCAL_CONSUMER)
+    return Endpoints(
+        database_url,
+        ingest_mqtt={
+            "SMARTPOLE_MQTT_URL": f"mqtt://{INGEST_ACCOUNT}@127.0.0.1:{broker.port}",
+            "SMARTPOLE_MQTT_PASSWORD_FILE": str(password_file(broker.secrets_dir, INGEST_ACCOUNT)),
+        },
+        simulator_mqtt={
+            "SMARTPOLE_MQTT_URL": f"mqtts://127.0.0.1:{broker.tls_port}",
+            "SMARTPOLE_MQTT_TLS_CA_FILE": str(broker.certs.ca_cert),
+            "SMARTPOLE_SIMULATOR_CREDENTIALS": str(_fleet_folder(state_dir)),
+        },
+        admin=broker.endpoint(ADMIN_ACCOUNT),
+        watch_command=(
+            f"mosquitto_sub -h 127.0.0.1 -p {broker.port} -u {LOCAL_CONSUMER} "
+            f"-P \"$(cat {consumer_password})\" -v -t 'smartpole/v1/poles/#'"
+        ),
     )
-    launcher.started.append(broker)
-    log.info("Mosquitto on 127.0.0.1:%d", settings.local_mqtt_port)
-    return mqtt_url
+
+
+def _fleet_folder(state_dir: Path) -> Path:
+    return state_dir / "fleet"
+
+
+def _fleet_credentials(settings: UpSettings, endpoints: Endpoints, state_dir: Path) -> Path | None:
+    """Commissioning files for the simulated fleet, issued like any pole's and
+    kept for the next run; None when this run may not issue them (an external
+    broker without SMARTPOLE_BROKER_ADMIN_PASSWORD_FILE)."""
+    if settings.up_simulated_poles == 0 or endpoints.admin is None:
+        return None
+    folder = _fleet_folder(state_dir)
+    city = City.named(DEFAULT_CITY, DEFAULT_LATITUDE, DEFAULT_LONGITUDE)
+    pole_ids = fleet_pole_ids(city, settings.up_simulated_poles)
+    try:
+        with (
+            psycopg.connect(endpoints.database_url) as conn,
+            BrokerAdmin(endpoints.admin) as admin,
+        ):
+            listed = {row["pole_id"]: row.get("broker") for row in credentials.listing(conn, admin)}
+            held = {p for p in pole_ids if commissioning.file_for(folder, p).is_file()}
+            working = {p for p in pole_ids if listed.get(p) == "enabled"}
+            lost = sorted(working - held)  # the broker has them, but the file is gone
+            outcome = credentials.issue(conn, admin, pole_ids, actor="smartpole up")
+            rotated = credentials.rotate(conn, admin, lost, actor="smartpole up") if lost else None
+    except (BrokerAdminError, credentials.CredentialError) as exc:
+        raise LocalServiceError(f"cannot issue the simulated fleet's credentials: {exc}") from exc
+    for issued in [*outcome.issued, *(rotated.issued if rotated else [])]:
+        commissioning.write(folder, issued.identity, issued_at=issued.at, broker_url=None)
+    made = len(outcome.issued) + (len(rotated.issued) if rotated else 0)
+    if made:
+        log.info("issued broker credentials for %d simulated poles into %s", made, folder)
+    return folder
 
 
 def _migrate(settings: UpSettings, endpoints: Endpoints) -> None:
@@ -196,20 +285,18 @@ def _migrate(settings: UpSettings, endpoints: Endpoints) -> None:
         raise LocalServiceError(f"migration failed: {exc}") from exc
 
 
-def _child_env(endpoints: Endpoints) -> dict[str, str]:
+def _child_env(endpoints: Endpoints, mqtt: dict[str, str]) -> dict[str, str]:
     # Children read their own settings from the environment, as in production;
-    # only where the database and the broker are differs.
-    return {
-        **inherited_env(),
-        "SMARTPOLE_DATABASE_URL": endpoints.database_url,
-        "SMARTPOLE_MQTT_URL": endpoints.mqtt_url,
-    }
+    # only where the database and the broker are (and as whom) differs.
+    env = inherited_env()
+    if mqtt:  # the local broker: none of the caller's broker settings apply
+        env = {k: v for k, v in env.items() if not k.startswith("SMARTPOLE_MQTT_")}
+    return {**env, "SMARTPOLE_DATABASE_URL": endpoints.database_url, **mqtt}
 
 
 def _start_services(launcher: Launcher, endpoints: Endpoints, logs: Path) -> str:
     """Ingest and the API; returns the API's base URL once it answers."""
     settings = launcher.settings
-    env = _child_env(endpoints)
     launcher.started.append(
         start_process(
             "ingest",
@@ -218,7 +305,7 @@ def _start_services(launcher: Launcher, endpoints: Endpoints, logs: Path) -> str
             # ingest flushes its batch and acks it on SIGINT before exiting.
             stop_signal=signal.SIGINT,
             stop_timeout_s=60,
-            env=env,
+            env=_child_env(endpoints, endpoints.ingest_mqtt),
         )
     )
     api = start_process(
@@ -227,7 +314,7 @@ def _start_services(launcher: Launcher, endpoints: Endpoints, logs: Path) -> str
         logs / "api.log",
         stop_signal=signal.SIGINT,
         stop_timeout_s=20,
-        env=env,
+        env=_child_env(endpoints, {}),
     )
     launcher.started.append(api)
     api_base = f"http://{_reachable_host(settings.api_host)}:{settings.api_port}"
@@ -241,7 +328,9 @@ def _start_services(launcher: Launcher, endpoints: Endpoints, logs: Path) -> str
     return api_base
 
 
-def _start_simulator(launcher: Launcher, endpoints: Endpoints, logs: Path) -> list[str] | None:
+def _start_simulator(
+    launcher: Launcher, endpoints: Endpoints, logs: Path, fleet: Path | None
+) -> list[str] | None:
     # The simulator starts last: by now ingest has had the API's start-up time
     # to subscribe, so the fleet's first messages already have a reader.
     simulator_argv = _simulator_command(launcher.settings.up_simulated_poles)
@@ -253,7 +342,13 @@ def _start_simulator(launcher: Launcher, endpoints: Endpoints, logs: Path) -> li
                 logs / "simulator.log",
                 stop_signal=signal.SIGINT,
                 stop_timeout_s=15,
-                env=_child_env(endpoints),
+                env=_child_env(
+                    endpoints,
+                    {
+                        **endpoints.simulator_mqtt,
+                        **({"SMARTPOLE_SIMULATOR_CREDENTIALS": str(fleet)} if fleet else {}),
+                    },
+                ),
             )
         )
     return simulator_argv
@@ -331,7 +426,6 @@ def _print_banner(
     logs: Path,
     simulator_argv: list[str] | None,
 ) -> None:
-    mqtt = MqttEndpoint.parse(endpoints.mqtt_url)
     fleet = (
         f"{settings.up_simulated_poles} simulated poles publishing"
         if simulator_argv
@@ -346,7 +440,7 @@ smartpole is running: {fleet}.
   poles         curl -s '{api_base}/v1/poles?limit=5'
   latest        curl -s {api_base}/v1/latest
   pole health   curl -s '{api_base}/v1/health/poles?limit=5'
-  MQTT          mosquitto_sub -h {mqtt.host} -p {mqtt.port} -v -t 'smartpole/v1/poles/#'
+  MQTT          {endpoints.watch_command}
   database      psql {redact_url(endpoints.database_url)}
   logs          {logs}/*.log
 

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 from starlette.responses import Response
 
-from api.deps import Db, State, require_admin
+from api.deps import AdminKeyName, Db, State, require_admin
 from api.params import PoleIdPath
 from api.problems import COMMON_PROBLEMS, not_found, problem_response_doc
 from api.schemas import PoleDetail, PoleRegistryFields
 from models.api import PolePublic
 from storage import registry
+
+log = logging.getLogger(__name__)
+
+
+def actor(key_name: str) -> str:
+    """Who changed the registry, as the registry history records it."""
+    return f"admin-key:{key_name}"
+
 
 router = APIRouter(
     prefix="/v1/admin",
@@ -54,12 +63,14 @@ def put_pole(
     *,
     state: State,
     db: Db,
+    key_name: AdminKeyName,
     pole_id: PoleIdPath,
     fields: Annotated[PoleRegistryFields, Body(examples=[EXAMPLE])],
 ) -> Response:
     """Create a pole or replace its registry fields (fields left out become empty)."""
     with db.connection() as conn:
         row, created = registry.put_pole(conn, pole_id, fields.model_dump())
+    log.info("pole %s %s by %s", pole_id, "created" if created else "replaced", actor(key_name))
     return _detail(state, row, 201 if created else 200)
 
 
@@ -72,6 +83,7 @@ def patch_pole(
     *,
     state: State,
     db: Db,
+    key_name: AdminKeyName,
     pole_id: PoleIdPath,
     fields: Annotated[PoleRegistryFields, Body(examples=[{"notes": "Lamp replaced"}])],
 ) -> Response:
@@ -80,4 +92,5 @@ def patch_pole(
         row = registry.patch_pole(conn, pole_id, fields.model_dump(exclude_unset=True))
     if row is None:
         raise not_found(f"no pole {pole_id!r}")
+    log.info("pole %s changed by %s", pole_id, actor(key_name))
     return _detail(state, row, 200)

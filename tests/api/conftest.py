@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from api.cli import server_options
 from config.services import ApiSettings
 from models.readings import MODEL_FOR_FAMILY
 from models.topics import Family, PoleTopic
@@ -25,11 +26,14 @@ ADMIN_KEY = "test-admin-key"
 
 
 class RunningApi:
-    def __init__(self, app: Any) -> None:
+    """The app served as `smartpole api` serves it (api.cli.server_options:
+    request size limits, trusted proxies), on a free port."""
+
+    def __init__(self, app: Any, settings: ApiSettings | None = None) -> None:
         self.port = free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on", workers=1
-        )
+        options = server_options(settings or ApiSettings())
+        options.update(host="127.0.0.1", port=self.port)
+        config = uvicorn.Config(app, lifespan="on", workers=1, **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="api-under-test", daemon=True)
 
@@ -52,7 +56,7 @@ class RunningApi:
 
 
 def run_api(settings: ApiSettings) -> RunningApi:
-    return RunningApi(create_app(settings))
+    return RunningApi(create_app(settings), settings)
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def test_admin_is_refused_when_no_key_is_configured(database_url: str) -> None:
     settings = ApiSettings(database_url=database_url, api_cache_ttl_s=0)
     with run_api(settings) as running, httpx.Client(base_url=running.url) as http:
         doc = problem(http.put("/v1/admin/poles/P1", json=POLE, headers=KEY), 403)
-        assert "SMARTPOLE_API_KEY" in doc["detail"]
+        assert "SMARTPOLE_API_ADMIN_KEYS" in doc["detail"]
 
 
 def test_hostile_bodies_are_422(client: httpx.Client) -> None:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
+from config import ConfigError
 from config.base import DEPRECATED_NAMES, ServiceSettings
 from config.endpoints import MqttEndpoint, redact_url
 from config.services import (
@@ -160,3 +163,54 @@ def test_commands_needing_a_database_say_so(
     monkeypatch.delenv("SMARTPOLE_DATABASE_URL", raising=False)
     assert main(["db", "migrate"]) == 2
     assert "SMARTPOLE_DATABASE_URL is not set" in capsys.readouterr().err
+
+
+def test_the_mqtt_password_comes_from_its_file_and_never_shows(tmp_path: Path) -> None:
+    secret = tmp_path / "ingest.password"
+    secret.write_text("s3cret-from-file\n")
+    settings = IngestSettings(
+        mqtt_url="mqtts://smartpole.ingest@broker:8883",  # type: ignore[arg-type]
+        mqtt_password_file=secret,
+        mqtt_tls_ca_file=tmp_path / "ca.crt",
+    )
+    endpoint = settings.mqtt
+    assert (endpoint.username, endpoint.password, endpoint.tls) == (
+        "smartpole.ingest", "s3cret-from-file", True,
+    )  # fmt: skip
+    assert endpoint.tls_options.ca_file == tmp_path / "ca.crt"
+    assert endpoint.tls_options.check_hostname
+    assert "s3cret" not in repr(endpoint) + endpoint.redacted() + repr(settings)
+
+
+@pytest.mark.parametrize("content", [None, "", "\n"])
+def test_a_missing_or_empty_password_file_names_the_setting(
+    tmp_path: Path, content: str | None
+) -> None:
+    secret = tmp_path / "missing.password"
+    if content is not None:
+        secret.write_text(content)
+    settings = IngestSettings(mqtt_password_file=secret)
+    with pytest.raises(ConfigError, match="SMARTPOLE_MQTT_PASSWORD_FILE"):
+        _ = settings.mqtt
+
+
+def test_a_client_certificate_needs_its_key(tmp_path: Path) -> None:
+    settings = IngestSettings(mqtt_tls_cert_file=tmp_path / "c.crt")
+    with pytest.raises(ConfigError, match="go together"):
+        _ = settings.mqtt
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("api_admin_keys", "ops"),
+        ("api_admin_keys", "ops:1234"),
+        ("api_admin_keys", "bad name:" + "a" * 64),
+        ("api_admin_keys", f"ops:{'a' * 64},ops:{'b' * 64}"),
+        ("api_trusted_proxies", "10.0.0.1,not-an-ip"),
+        ("api_rate_limit_burst", "0"),
+    ],
+)
+def test_bad_api_security_settings_are_refused(field: str, value: str) -> None:
+    with pytest.raises(ValidationError):
+        ApiSettings.model_validate({field: value})

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
+from brokerauth import commissioning
+from config.endpoints import MqttEndpoint
 from tests.deploy.launch import REPO, Launch, launch_env, processes_marked
+from tests.support.mqtt import MqttProbe
 from tests.support.services import wait_until
 
 pytestmark = pytest.mark.slow
@@ -54,6 +57,44 @@ def _assert_all_gone(launch: Launch) -> None:
     assert not left, "still running after Ctrl-C:\n" + "\n".join(left)
 
 
+def _secrets(state_dir: Path) -> dict[str, str]:
+    """Every password of the run: service accounts and the simulated poles."""
+    found = {
+        path.name: path.read_text().strip() for path in (state_dir / "secrets").glob("*.password")
+    }
+    for path in (state_dir / "fleet").glob("*.json"):
+        found[path.name] = commissioning.read(path).password
+    return found
+
+
+def _assert_authentication_is_on(state_dir: Path, env: dict[str, str]) -> None:
+    active = [
+        line.split()
+        for line in (state_dir / "mosquitto.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert ["allow_anonymous", "false"] in active
+    assert any(words[0] == "plugin" for words in active)
+    port = int(env["SMARTPOLE_LOCAL_MQTT_PORT"])
+    anonymous = MqttProbe(MqttEndpoint("127.0.0.1", port, None, None, tls=False), "anonymous")
+    assert anonymous.connacks[-1] == "Not authorized"
+    anonymous.close()
+
+
+def _assert_no_secret_in_processes(launch: Launch, secrets: dict[str, str]) -> None:
+    """No password on a command line or in an environment variable of any
+    process the run started (they read them from files)."""
+    launch.observe()
+    for ident in launch.seen:
+        for part in ("cmdline", "environ"):
+            try:
+                text = Path(f"/proc/{ident.pid}/{part}").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            for name, secret in secrets.items():
+                assert secret not in text, f"the password of {name} is in {ident.command}'s {part}"
+
+
 def test_run_command_brings_everything_up_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
     command = readme_run_command()
     state_dir = tmp_path / "state"
@@ -67,6 +108,10 @@ def test_run_command_brings_everything_up_and_ctrl_c_leaves_nothing(tmp_path: Pa
         )
         poles = launch.health()
         assert poles is not None
+        _assert_authentication_is_on(state_dir, env)
+        secrets = _secrets(state_dir)
+        assert len([name for name in secrets if name.endswith(".json")]) == 5
+        _assert_no_secret_in_processes(launch, secrets)
         launch.ctrl_c()
         output = launch.text()
         assert "smartpole up: stopped" in output, output
@@ -74,6 +119,13 @@ def test_run_command_brings_everything_up_and_ctrl_c_leaves_nothing(tmp_path: Pa
         _assert_all_gone(launch)
     finally:
         launch.kill_leftovers()
+    # Credentials never reach a log: the launcher's output and every service's.
+    logs = {path.name: path.read_text(errors="replace") for path in (state_dir / "logs").glob("*")}
+    logs["launcher output"] = output
+    assert {"ingest.log", "api.log", "simulator.log", "mosquitto.log"} <= set(logs)
+    for log_name, text in logs.items():
+        for name, secret in secrets.items():
+            assert secret not in text, f"the password of {name} is in {log_name}"
 
     assert (state_dir / "postgres" / "PG_VERSION").exists()
     assert (state_dir / "mosquitto" / "mosquitto.db").exists(), "broker state not persisted"

@@ -15,6 +15,7 @@ import pytest
 
 from smartpole.local_services import (
     REPO_MOSQUITTO_CONF,
+    prepare_local_broker,
     render_local_mosquitto_conf,
     timescaledb_installed,
 )
@@ -123,16 +124,12 @@ def test_with_external_services_it_starts_none_of_its_own(
         launch.kill_leftovers()
 
 
-def test_local_broker_config_keeps_the_guarantees_and_replaces_the_machine_parts(
+def test_local_broker_config_keeps_the_guarantees_and_security_and_replaces_the_machine_parts(
     tmp_path: Path,
 ) -> None:
     repo_conf = REPO_MOSQUITTO_CONF.read_text()
-    hardened = repo_conf + (
-        "\nlistener 8883\ncertfile /etc/certs/server.crt\nkeyfile /etc/certs/server.key\n"
-        "password_file /mosquitto/config/passwd\nacl_file /mosquitto/config/acl\n"
-        "allow_anonymous false\nuser mosquitto\n"
-    )
-    rendered = render_local_mosquitto_conf(hardened, 21883, tmp_path / "data")
+    broker = prepare_local_broker(tmp_path / "state", 21883, 28883)
+    rendered = render_local_mosquitto_conf(repo_conf + "\nuser mosquitto\n", broker)
     active = [
         line.split()
         for line in rendered.splitlines()
@@ -141,14 +138,20 @@ def test_local_broker_config_keeps_the_guarantees_and_replaces_the_machine_parts
     directives: dict[str, list[list[str]]] = {}
     for words in active:
         directives.setdefault(words[0], []).append(words[1:])
-    assert directives["listener"] == [["21883", "127.0.0.1"]]
-    assert directives["persistence_location"] == [[f"{tmp_path / 'data'}/"]]
-    assert directives["allow_anonymous"] == [["true"]]
-    for gone in ("certfile", "keyfile", "password_file", "acl_file", "user"):
-        assert gone not in directives, gone
+    assert directives["listener"] == [["21883", "127.0.0.1"], ["28883", "127.0.0.1"]]
+    assert directives["persistence_location"] == [[f"{broker.data_dir}/"]]
+    assert directives["plugin"] == [[str(broker.plugin)]]
+    assert directives["plugin_opt_config_file"] == [[str(broker.dynsec_file)]]
+    assert broker.certs is not None
+    assert directives["certfile"] == [[str(broker.certs.server_cert)]]
+    assert directives["keyfile"] == [[str(broker.certs.server_key)]]
+    assert "user" not in directives
+    # Security comes through from the repository's file, not relaxed.
+    assert directives["allow_anonymous"] == [["false"]]
+    assert directives["per_listener_settings"] == [["false"]]
     # What delivery depends on comes through from the repository's file.
     assert directives["persistence"] == [["true"]]
-    assert directives["max_queued_messages"] == [["0"]]
+    assert int(directives["max_queued_messages"][0][0]) >= 10**9
     assert directives["max_inflight_messages"] == [["0"]]
     assert directives["message_size_limit"] == [["1048576"]]
 

@@ -59,9 +59,7 @@ def test_broker_connection_drop_reconnects_and_redelivers(
     tmp_path: Path,
 ) -> None:
     with cuttable_proxy(mosquitto.port) as proxy:
-        ingest = IngestProcess(
-            database_url, f"mqtt://127.0.0.1:{proxy.port}", tmp_path / "ingest.log"
-        )
+        ingest = IngestProcess(database_url, mosquitto.url_at(proxy.port), tmp_path / "ingest.log")
         try:
             start_and_wait_subscribed(ingest)
             publisher.publish_all((samples.topic("M-1", "env"), samples.env(m)) for m in range(50))

@@ -19,7 +19,7 @@ from ingest.publish_reader import RawPublish, take_publishes
 from tests.ingest.test_end_to_end import count, start_and_wait_subscribed
 from tests.support import samples
 from tests.support.ingest_process import IngestProcess
-from tests.support.services import MosquittoServer, wait_until
+from tests.support.services import MosquittoServer, credentials_for_port, wait_until
 
 PINGRESP = b"\xd0\x00"
 
@@ -154,6 +154,7 @@ def test_qos0_and_properties_through_a_real_broker_are_stored(
         client_id="test-properties",
         protocol=MQTTProtocolVersion.MQTTv5,
     )
+    client.username_pw_set(*credentials_for_port(mosquitto.port))
     client.connect("127.0.0.1", mosquitto.port)
     client.loop_start()
     try:

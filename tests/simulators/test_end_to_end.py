@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from simulators.faults import FaultPlan
+from simulators.replay import ReplayReport, uba_messages
 from tests.simulators.conftest import fleet, simulate
 from tests.support.ingest_process import IngestProcess
 from tests.support.services import MosquittoServer, wait_until
@@ -24,8 +26,18 @@ from tests.support.services import MosquittoServer, wait_until
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-def run_simulate(mosquitto: MosquittoServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SMARTPOLE_MQTT_URL": mosquitto.url}
+def run_simulate(
+    mosquitto: MosquittoServer, *args: str, poles: Iterable[str], tls: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`smartpole simulate` as a field technician runs it: each pole with the
+    commissioning file issued for it, plain MQTT or TLS with the dev CA."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTPOLE_")}
+    env["SMARTPOLE_SIMULATOR_CREDENTIALS"] = str(mosquitto.issue_poles(poles))
+    if tls:
+        env["SMARTPOLE_MQTT_URL"] = f"mqtts://127.0.0.1:{mosquitto.tls_port}"
+        env["SMARTPOLE_MQTT_TLS_CA_FILE"] = str(mosquitto.ca_file)
+    else:
+        env["SMARTPOLE_MQTT_URL"] = f"mqtt://127.0.0.1:{mosquitto.port}"
     return subprocess.run(
         [sys.executable, "-m", "smartpole.cli", "simulate", *args],
         env=env,
@@ -66,6 +78,7 @@ def test_fleet_with_faults_stores_exactly_what_the_summary_says(
         "fleet", "--poles", "4", "--duration", "3h", "--backfill", "--seed", "7",
         "--end", end.isoformat(), "--faults", fault_spec,
         "--summary-json", str(summary_file), "--quiet",
+        poles=[p.pole_id for p in fleet(4)], tls=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = orjson.loads(summary_file.read_bytes())
@@ -121,14 +134,17 @@ def test_replayed_uba_slice_is_stored_hour_by_hour_across_both_dst_changes(
 ) -> None:
     start_ingest(ingest)
     source = uba_dir / "luftqualitaet_muenster_2022-01-01_2024-01-01_station1140.csv"
+    station = [next(uba_messages(source, ReplayReport())).pole_id]
     result = run_simulate(
         mosquitto, "replay", str(source), "--summary-json", "-", "--quiet",
         "--from", "2022-03-26T00:30:00+01:00", "--until", "2022-03-28T00:30:00+02:00",
+        poles=station,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     result_autumn = run_simulate(
         mosquitto, "replay", str(source), "--summary-json", "-", "--quiet",
         "--from", "2022-10-30T00:30:00+02:00", "--until", "2022-10-31T00:30:00+01:00",
+        poles=station,
     )  # fmt: skip
     assert result_autumn.returncode == 0, result_autumn.stderr
 
@@ -170,6 +186,7 @@ def test_an_accelerated_run_ends_now_and_no_timestamp_lands_in_the_future(
         mosquitto,
         "fleet", "--poles", "3", "--duration", "2h", "--speed", "3600", "--seed", "5",
         "--faults", "clock_skew=40", "--summary-json", str(summary_file),
+        poles=[p.pole_id for p in fleet(3)],
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "msg/s" in result.stderr  # the progress line, printed plainly off a terminal
@@ -180,3 +197,38 @@ def test_an_accelerated_run_ends_now_and_no_timestamp_lands_in_the_future(
     wait_until(lambda: table_counts(db, tables) == expected, 60, f"{expected}", interval=0.5)
     reasons = {r[0].split(":", 1)[0] for r in db.execute("SELECT reason FROM quarantine")}
     assert reasons <= {"dateObserved"}
+
+
+def test_an_impostor_pole_is_refused_by_the_broker_and_nothing_of_it_is_stored(
+    ingest: IngestProcess, mosquitto: MosquittoServer, db: Conn, tmp_path: Path
+) -> None:
+    start_ingest(ingest)
+    summary_file = tmp_path / "summary.json"
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    result = run_simulate(
+        mosquitto,
+        "fleet", "--poles", "3", "--duration", "1h", "--backfill", "--seed", "3",
+        "--end", end.isoformat(), "--faults", "impostor=0.1",
+        "--summary-json", str(summary_file), "--quiet",
+        poles=[p.pole_id for p in fleet(3)], tls=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = orjson.loads(summary_file.read_bytes())
+    impostor = summary["impostor"]
+    assert impostor["attempts"] > 10
+    assert impostor["refused_by_broker"] == impostor["attempts"]
+    assert impostor["accepted_by_broker"] == 0
+    assert "the broker refused" in result.stdout
+    expected: dict[str, int] = summary["expected_tables"]
+    wait_until(
+        lambda: table_counts(db, list(expected)) == expected, 60, f"{expected}", interval=0.5
+    )
+    # No forged status took hold, and the refused messages did not cost the
+    # impostor its own connection (its will never fired): each pole's last
+    # status is the goodbye it said itself at the end of the run.
+    statuses = db.execute("SELECT DISTINCT status FROM poles").fetchall()
+    assert statuses == [("offline",)]
+    wills = db.execute(
+        "SELECT count(*) FROM status_events WHERE status = 'offline' AND observed_at = received_at"
+    ).fetchone()
+    assert wills == (0,)

@@ -13,8 +13,9 @@ from models.topics import Family
 from models.wire import decode_message
 from simulators.faults import DEFAULT_RATES, Fault, FaultPlan, FaultSpecError
 from simulators.generator import MAX_BACKLOG_PAYLOAD_BYTES, Action, Outgoing
+from simulators.summary import RunSummary
 from simulators.sun import is_daylight
-from tests.simulators.conftest import END, one_pole, simulate
+from tests.simulators.conftest import END, fleet, one_pole, simulate
 
 
 def forced(*faults: Fault, hours: float = 12) -> list[Outgoing]:
@@ -30,8 +31,8 @@ def assert_tags_match_ingest(messages: list[Outgoing]) -> None:
     """What each message says about itself is what ingest decides.
     Received a little after it was sent, as over a real broker."""
     for message in messages:
-        if message.action is Action.DROP:
-            continue
+        if message.action is Action.DROP or message.impersonates is not None:
+            continue  # a will is not decoded from bytes; an impostor's never reach ingest
         decoded = decode_message(message.topic, message.payload, message.at + timedelta(seconds=2))
         expected_valid = sum(item.valid for item in message.items)
         assert len(decoded.readings) == expected_valid, (message.faults, message.payload[:200])
@@ -45,6 +46,30 @@ def test_every_fault_happens_when_forced_and_its_tags_match_what_ingest_decides(
     messages = forced(fault)
     assert tagged(messages, fault), f"{fault} never happened"
     assert_tags_match_ingest(messages)
+
+
+def test_an_impostor_publishes_as_another_pole_of_the_fleet_and_expects_nothing_stored() -> None:
+    poles = fleet(3)
+    plan = FaultPlan.parse("impostor=0.05")
+    messages = simulate(poles, hours=2, plan=plan)
+    attempts = [m for m in messages if m.impersonates is not None]
+    assert attempts
+    ids = {p.pole_id for p in poles}
+    for message in attempts:
+        assert message.impersonates in ids - {message.pole_id}
+        assert message.topic.startswith(f"smartpole/v1/poles/{message.impersonates}/")
+        assert message.items == () and message.faults == (Fault.IMPOSTOR,)
+    # Both attacks: a forged reading, and the victim's retained status set offline.
+    assert {m.family is Family.STATUS for m in attempts} == {True, False}
+    forged_will = next(m for m in attempts if m.family is Family.STATUS)
+    assert forged_will.retain and orjson.loads(forged_will.payload) == {"status": "offline"}
+    summary = RunSummary()
+    for message in messages:
+        summary.add(message)
+    assert summary.impostor_attempts == len(attempts)
+    # Without the fault, the same seed sends the same messages as before.
+    plain = simulate(poles, hours=2)
+    assert [m for m in messages if m.impersonates is None] == plain
 
 
 def test_offline_fires_the_last_will_and_the_pole_comes_back_online() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from brokerauth import commissioning
 from config.endpoints import MqttEndpoint
 from simulators.publisher import FleetPublisher, Pacing, Progress
 from simulators.summary import RunSummary
@@ -21,9 +23,10 @@ from tests.support.services import MosquittoServer, running_mosquitto, wait_unti
 
 
 class Recorder:
-    """A plain subscriber that keeps what arrives on the pole topics."""
+    """A subscriber with the read-only consumer role that keeps what arrives
+    on the pole topics."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, broker: MosquittoServer) -> None:
         self.messages: list[tuple[str, bytes, bool]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(
@@ -31,8 +34,10 @@ class Recorder:
             client_id="recorder",
             protocol=MQTTProtocolVersion.MQTTv5,
         )
+        consumer = broker.consumer_endpoint
+        self.client.username_pw_set(consumer.username, consumer.password)
         self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
+        self.client.connect("127.0.0.1", broker.port)
         self.client.subscribe("smartpole/v1/poles/#", qos=1)
         self.client.loop_start()
 
@@ -50,13 +55,14 @@ class Recorder:
 
 
 def endpoint(broker: MosquittoServer) -> MqttEndpoint:
-    return MqttEndpoint.parse(broker.url)
+    """One shared connection for every pole: the test publisher's identity."""
+    return broker.publisher_endpoint
 
 
 def test_the_window_bounds_unacknowledged_messages_and_everything_arrives(
     mosquitto: MosquittoServer,
 ) -> None:
-    recorder = Recorder(mosquitto.port)
+    recorder = Recorder(mosquitto)
     wait_until(recorder.client.is_connected, 10, "recorder connected")
     messages = simulate(fleet(3), hours=2)
     summary = RunSummary()
@@ -95,7 +101,7 @@ def test_pacing_never_sends_a_message_before_its_simulated_time(
     pacing = Pacing(end - duration, wall_start, speed)
     messages = simulate(fleet(2), hours=1, end=end)
     sent: list[tuple[float, datetime]] = []
-    recorder = Recorder(mosquitto.port)
+    recorder = Recorder(mosquitto)
     wait_until(recorder.client.is_connected, 10, "recorder connected")
     with FleetPublisher(endpoint(mosquitto), client_id_prefix="pace", window=50) as publisher:
         publisher.run(
@@ -123,7 +129,7 @@ def test_progress_prints_plain_lines_when_not_on_a_terminal() -> None:
 
 
 def test_a_network_drop_mid_run_loses_nothing(mosquitto: MosquittoServer) -> None:
-    recorder = Recorder(mosquitto.port)
+    recorder = Recorder(mosquitto)
     wait_until(recorder.client.is_connected, 10, "recorder connected")
     messages = simulate(fleet(3), hours=3)
     sent = 0
@@ -138,7 +144,7 @@ def test_a_network_drop_mid_run_loses_nothing(mosquitto: MosquittoServer) -> Non
     with (
         cuttable_proxy(mosquitto.port) as proxy,
         FleetPublisher(
-            MqttEndpoint.parse(f"mqtt://127.0.0.1:{proxy.port}"), client_id_prefix="t", window=50
+            replace(endpoint(mosquitto), port=proxy.port), client_id_prefix="t", window=50
         ) as publisher,
     ):
         publisher.run(messages, RunSummary(), echo=cut_once_midway)
@@ -148,5 +154,46 @@ def test_a_network_drop_mid_run_loses_nothing(mosquitto: MosquittoServer) -> Non
         lambda: {(t, p) for t, p, _ in list(recorder.messages)} >= expected,
         30,
         "every message at the subscriber after the drop",
+    )
+    recorder.close()
+
+
+def test_with_pole_identities_each_pole_sends_over_its_own_session_and_survives_a_drop(
+    mosquitto: MosquittoServer,
+) -> None:
+    recorder = Recorder(mosquitto)
+    wait_until(recorder.client.is_connected, 10, "recorder connected")
+    poles = fleet(3)
+    identities = commissioning.load(mosquitto.issue_poles(p.pole_id for p in poles))
+    messages = simulate(poles, hours=3)
+    sent = 0
+
+    def cut_once_midway(outgoing: object) -> None:
+        nonlocal sent
+        sent += 1
+        if sent == len(messages) // 2:
+            proxy.cut()
+            threading.Timer(1.5, proxy.restore).start()
+
+    with (
+        cuttable_proxy(mosquitto.port) as proxy,
+        FleetPublisher(
+            MqttEndpoint("127.0.0.1", proxy.port, None, None, tls=False),
+            client_id_prefix="t",
+            window=50,
+            identities=identities,
+        ) as publisher,
+    ):
+        assert publisher.bulk is None  # no shared connection
+        publisher.run(messages, RunSummary(), echo=cut_once_midway)
+        assert set(publisher.keeper.sessions) == set(identities)
+        for pole_id, session in publisher.keeper.sessions.items():  # each connected as itself
+            assert session.endpoint.username == session.client_id == pole_id
+        assert publisher.window.peak <= 50
+    expected = {(m.topic, m.payload) for m in messages}
+    wait_until(
+        lambda: {(t, p) for t, p, _ in list(recorder.messages)} >= expected,
+        30,
+        "every message of every pole at the subscriber after the drop",
     )
     recorder.close()

@@ -14,12 +14,32 @@ import pwd
 import shutil
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+
+from brokerauth import commissioning
+from brokerauth.bootstrap import ADMIN_ACCOUNT, INGEST_ACCOUNT, password_file
+from brokerauth.commissioning import PoleIdentity
+from brokerauth.credentials import pole_identity_commands
+from brokerauth.dynsec import BrokerAdmin
+from brokerauth.passwords import new_password
+from brokerauth.roles import service_username
+from config.endpoints import MqttEndpoint
+from models.topics import TOPIC_PREFIX
+from smartpole.local_services import (
+    LOCAL_CONSUMER,
+    REPO_MOSQUITTO_CONF,
+    LocalBroker,
+    prepare_local_broker,
+    render_local_mosquitto_conf,
+    service_user,
+)
 
 
 def free_port() -> int:
@@ -122,28 +142,96 @@ def create_database(server: PostgresServer, name: str, template: str | None = No
     return server.url(name)
 
 
-MOSQUITTO_TEST_CONFIG = """\
-listener {port} 127.0.0.1
-allow_anonymous true
-persistence false
-# Test broker: queue without limit for offline persistent sessions, like the
-# production config, so a stopped ingest worker loses nothing.
-max_queued_messages 0
-max_inflight_messages 0
-log_dest stderr
-log_type error
-log_type warning
-"""
+# A role the test publisher holds: publish anything under the pole namespace,
+# so tests can send what a pole of any id would send (invalid ids included,
+# which no pole can be issued). Created at runtime over the admin channel, as
+# an operator would create a role; the broker's configuration is the shipped one.
+TEST_PUBLISHER_ROLE = "smartpole.test-any-pole"
+TEST_PUBLISHER = service_username("test-publisher")
+_registry_lock = threading.Lock()
+_running: dict[int, MosquittoServer] = {}
 
 
 @dataclass
 class MosquittoServer:
+    """A broker from the repository's mosquitto.conf, rendered as `smartpole up`
+    renders it: authentication on, dynamic security, a TLS listener."""
+
     port: int
+    tls_port: int
     process: subprocess.Popen[bytes]
+    broker: LocalBroker
+    workdir: Path
+    publisher_password: str = field(repr=False)
+
+    def password(self, username: str) -> str:
+        return password_file(self.broker.secrets_dir, username).read_text().strip()
+
+    def url_at(self, port: int, username: str = INGEST_ACCOUNT) -> str:
+        return f"mqtt://{username}:{self.password(username)}@127.0.0.1:{port}"
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        """The ingest role's URL: what the ingest worker under test connects with."""
+        return self.url_at(self.port)
+
+    def endpoint(self, username: str = INGEST_ACCOUNT, *, tls: bool = False) -> MqttEndpoint:
+        return self.broker.endpoint(username, tls=tls)
+
+    @property
+    def publisher_endpoint(self) -> MqttEndpoint:
+        """May publish for any pole id (the test publisher's role)."""
+        return MqttEndpoint("127.0.0.1", self.port, TEST_PUBLISHER, self.publisher_password,
+                            tls=False)  # fmt: skip
+
+    @property
+    def consumer_endpoint(self) -> MqttEndpoint:
+        return self.endpoint(LOCAL_CONSUMER)
+
+    @property
+    def ca_file(self) -> Path:
+        assert self.broker.certs is not None
+        return self.broker.certs.ca_cert
+
+    def admin(self) -> BrokerAdmin:
+        return BrokerAdmin(self.endpoint(ADMIN_ACCOUNT))
+
+    def issue_poles(self, pole_ids: Iterable[str], folder: Path | None = None) -> Path:
+        """Broker identities for these poles, as commissioning files in `folder`
+        (default: the broker's workdir/poles; poles with a file there keep it);
+        returns the folder."""
+        folder = folder or self.workdir / "poles"
+        identities = [
+            PoleIdentity(p, p, p, new_password())
+            for p in dict.fromkeys(pole_ids)
+            if not commissioning.file_for(folder, p).is_file()  # issued before
+        ]
+        with self.admin() as admin:
+            admin.execute([c for i in identities for c in pole_identity_commands(i)])
+        now = datetime.now(UTC)
+        for identity in identities:
+            commissioning.write(folder, identity, issued_at=now, broker_url=None)
+        return folder
+
+    def pole_identity(self, pole_id: str) -> PoleIdentity:
+        """The identity `issue_poles` gave this pole (issued now if it has none)."""
+        folder = self.issue_poles([pole_id])
+        return commissioning.read(commissioning.file_for(folder, pole_id))
+
+    def pole_endpoint(self, pole_id: str) -> MqttEndpoint:
+        identity = self.pole_identity(pole_id)
+        return MqttEndpoint("127.0.0.1", self.port, identity.username, identity.password,
+                            tls=False)  # fmt: skip
+
+    def log_text(self) -> str:
+        return (self.workdir / "mosquitto.log").read_text(errors="replace")
+
+
+def credentials_for_port(port: int) -> tuple[str, str]:
+    """The test publisher's identity on the test broker listening on `port`."""
+    with _registry_lock:
+        server = _running[port]
+    return TEST_PUBLISHER, server.publisher_password
 
 
 @contextlib.contextmanager
@@ -152,17 +240,30 @@ def running_mosquitto(workdir: Path, extra_config: str = "") -> Iterator[Mosquit
     if not Path(binary).exists():
         raise RuntimeError("mosquitto not found: apt-get install mosquitto")
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port, tls_port = free_port(), free_port()
+    broker = prepare_local_broker(workdir, port, tls_port, user=service_user("mosquitto"))
     config = workdir / "mosquitto.conf"
-    config.write_text(MOSQUITTO_TEST_CONFIG.format(port=port) + extra_config)
+    rendered = render_local_mosquitto_conf(REPO_MOSQUITTO_CONF.read_text(), broker)
+    config.write_text(rendered + extra_config)
+    config.chmod(0o644)
     log = (workdir / "mosquitto.log").open("wb")
     process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=log)
     try:
-        wait_until(lambda: _port_open(port) or process.poll() is not None, 10, "mosquitto")
+        wait_until(
+            lambda: (_port_open(port) and _port_open(tls_port)) or process.poll() is not None,
+            10,
+            "mosquitto",
+        )
         if process.poll() is not None:
             raise RuntimeError(f"mosquitto exited: {(workdir / 'mosquitto.log').read_text()}")
-        yield MosquittoServer(port, process)
+        server = MosquittoServer(port, tls_port, process, broker, workdir, new_password())
+        _add_test_publisher(server)
+        with _registry_lock:
+            _running[port] = server
+        yield server
     finally:
+        with _registry_lock:
+            _running.pop(port, None)
         process.terminate()
         try:
             process.wait(5)
@@ -170,6 +271,20 @@ def running_mosquitto(workdir: Path, extra_config: str = "") -> Iterator[Mosquit
             process.kill()
             process.wait()
         log.close()
+
+
+def _add_test_publisher(server: MosquittoServer) -> None:
+    with server.admin() as admin:
+        admin.execute(
+            [
+                {"command": "createRole", "rolename": TEST_PUBLISHER_ROLE,
+                 "acls": [{"acltype": "publishClientSend", "topic": f"{TOPIC_PREFIX}/#",
+                           "allow": True, "priority": 0}]},
+                {"command": "createClient", "username": TEST_PUBLISHER,
+                 "password": server.publisher_password,
+                 "roles": [{"rolename": TEST_PUBLISHER_ROLE, "priority": 0}]},
+            ]
+        )  # fmt: skip
 
 
 def _port_open(port: int) -> bool:
