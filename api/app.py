@@ -34,6 +34,7 @@ from api.routes import (
 )
 from api.schemas import License
 from config.services import ApiSettings
+from inventory.geo import CityArea
 from smartpole.logs import configure_logging
 from storage.queries.health import known_time_zones
 
@@ -64,7 +65,9 @@ def _configure_connection(conn: psycopg.Connection[Any]) -> None:
 
 def create_app(settings: ApiSettings) -> FastAPI:
     license_ = License(id=settings.data_license, url=settings.data_license_url)
-    state = ApiState(settings=settings, license=license_)
+    state = ApiState(
+        settings=settings, license=license_, city_area=CityArea.from_settings(settings)
+    )
     metrics = ApiMetrics()
     metrics.watch_pool(lambda: state.pool)
 

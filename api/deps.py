@@ -18,6 +18,7 @@ from api.params import MAX_LIMIT, TimeZones
 from api.problems import ProblemError
 from api.schemas import License
 from config.services import ApiSettings
+from inventory.geo import CityArea
 from storage.queries.health import known_time_zones
 
 
@@ -33,6 +34,8 @@ class ApiState:
     # loop, not in a worker thread: a thread blocked on the pool would hold a
     # threadpool token that a connection holder may need to run its handler.
     connection_slots: asyncio.Semaphore | None = None
+    # What the admin inventory import checks positions against (loaded once).
+    city_area: CityArea | None = None
 
 
 async def api_state(request: Request) -> ApiState:
@@ -115,3 +118,16 @@ def require_admin(
     expected = configured.get_secret_value().encode()
     if not hmac.compare_digest(key.encode("utf-8", "surrogateescape"), expected):
         raise ProblemError(403, "Forbidden", "wrong API key")
+
+
+# Who the registry history names for a change made through the admin API. One
+# key is configured today, so it is "admin-key"; with named keys this becomes
+# the name of the key that authenticated the request.
+ADMIN_ACTOR = "admin-key"
+
+
+async def admin_actor() -> str:
+    return ADMIN_ACTOR
+
+
+AdminActor = Annotated[str, Depends(admin_actor)]

@@ -13,7 +13,13 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
-from config.base import DatabaseSettings, LocalTimeSettings, MqttSettings, ServiceSettings
+from config.base import (
+    CityAreaSettings,
+    DatabaseSettings,
+    LocalTimeSettings,
+    MqttSettings,
+    ServiceSettings,
+)
 from models.catalogue.health import DEFAULT_HEALTH
 
 TimescaleMode = Literal["auto", "on", "off"]
@@ -111,7 +117,7 @@ class IngestSettings(DatabaseSettings, MqttSettings, DecodeLimitSettings):
     )
 
 
-class ApiSettings(DatabaseSettings, LocalTimeSettings):
+class ApiSettings(DatabaseSettings, LocalTimeSettings, CityAreaSettings):
     """`smartpole api`: the open-data REST API."""
 
     used_by: ClassVar[str] = "api"
@@ -161,6 +167,12 @@ class ApiSettings(DatabaseSettings, LocalTimeSettings):
         "worker processes converge once their entry is refreshed (within two TTLs). 0 "
         "disables the cache.",
     )
+    api_max_import_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body POST /v1/admin/poles:import accepts (413 beyond); "
+        "larger inventories go through `smartpole poles import`, which streams any size.",
+    )
     data_license: str = Field(
         default="DL-DE-BY-2.0",
         description="License id of the open data, stated in every API response and the docs.",
@@ -169,6 +181,12 @@ class ApiSettings(DatabaseSettings, LocalTimeSettings):
         default="https://www.govdata.de/dl-de/by-2-0",
         description="Where the data license text is published.",
     )
+
+
+class InventorySettings(DatabaseSettings, CityAreaSettings):
+    """`smartpole poles import|export|decommission|history`: the pole inventory."""
+
+    used_by: ClassVar[str] = "poles"
 
 
 class SimulatorSettings(MqttSettings, LocalTimeSettings, DecodeLimitSettings):
@@ -226,6 +244,13 @@ class LocalRunSettings(ServiceSettings):
         le=10000,
         description="Size of the simulated fleet `smartpole up` runs; 0 runs no simulator.",
     )
+    up_register_fleet: Literal["local", "always", "never"] = Field(
+        default="local",
+        description="Whether `smartpole up` imports the simulated fleet's inventory (positions, "
+        "districts, connectors) before the fleet starts. local: only into the database it "
+        "started itself, never into SMARTPOLE_DATABASE_URL; always: also into that one; "
+        "never: not at all.",
+    )
 
 
 class UpSettings(StorageSettings, IngestSettings, ApiSettings, SimulatorSettings, LocalRunSettings):
@@ -240,6 +265,7 @@ SERVICE_SETTINGS: tuple[type[ServiceSettings], ...] = (
     StorageSettings,
     IngestSettings,
     ApiSettings,
+    InventorySettings,
     SimulatorSettings,
     DashboardSettings,
     LocalRunSettings,

@@ -28,6 +28,7 @@ COMMAND_MODULES: dict[str, str] = {
     "ingest": "ingest.cli",
     "api": "api.cli",
     "dashboards": "dashboards.cli",
+    "poles": "inventory.cli",
     "simulate": "simulators.cli",
     "up": "smartpole.up",
 }

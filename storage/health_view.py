@@ -142,6 +142,7 @@ LEFT JOIN LATERAL (
           WHERE r.pole_id = p.pole_id AND r.observed_at > now() - {horizon}::interval
           ORDER BY r.connector_id, r.observed_at DESC) n
 ) ev ON true
+WHERE p.decommissioned_at IS NULL
 """
     ).format(
         view=sql.Identifier(VIEW),
