@@ -14,6 +14,7 @@ import codecs
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -33,6 +34,7 @@ DELIMITERS = (";", ",", "\t")
 UTF8_BOM = codecs.BOM_UTF8
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 NO_GEOMETRY = object()
+_NOT_WHITESPACE = re.compile(r"[^ \t\r\n]")
 
 
 class FileError(Exception):
@@ -296,12 +298,14 @@ class GeoJsonSource:
         return True
 
     def _peek(self) -> str:
+        """The next character that is not JSON whitespace ("" at the end)."""
         buf = self._buf
         while True:
-            while buf.pos < len(buf.text) and buf.text[buf.pos] in " \t\r\n":
-                buf.pos += 1
-            if buf.pos < len(buf.text):
+            found = _NOT_WHITESPACE.search(buf.text, buf.pos)
+            if found is not None:
+                buf.pos = found.start()
                 return buf.text[buf.pos]
+            buf.pos = len(buf.text)
             if not self._fill():
                 return ""
 

@@ -26,9 +26,7 @@ DISTRICTS = {
             "properties": {"name": name},
             "geometry": {
                 "type": "Polygon",
-                "coordinates": [
-                    [[w, 51.53], [e, 51.53], [e, 51.57], [w, 51.57], [w, 51.53]]
-                ],
+                "coordinates": [[[w, 51.53], [e, 51.53], [e, 51.57], [w, 51.57], [w, 51.53]]],
             },
         }
         for name, w, e in (("West", 7.28, 7.31), ("East", 7.31, 7.34))

@@ -96,7 +96,9 @@ def test_update_reports_the_field_diff_and_leaves_absent_columns_alone(
 
 
 def test_comma_separated_windows_1252(run_import: Importer, db: psycopg.Connection[Any]) -> None:
-    text = 'pole_id,name,latitude,longitude,capabilities\nCR-0007,Müllerstraße,51.56,7.33,"env,wifi"\n'
+    text = (
+        'pole_id,name,latitude,longitude,capabilities\nCR-0007,Müllerstraße,51.56,7.33,"env,wifi"\n'
+    )
     report = run_import(text.encode("cp1252"), encoding="cp1252")
     assert report.written and report.encoding == "cp1252" and report.delimiter == ","
     assert pole(db, "CR-0007")["name"] == "Müllerstraße"
