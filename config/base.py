@@ -189,7 +189,7 @@ class CityAreaSettings(ServiceSettings):
 
 
 def parse_bbox(text: str) -> BoundingBox:
-    """"minLon,minLat,maxLon,maxLat" in WGS 84 degrees."""
+    """ "minLon,minLat,maxLon,maxLat" in WGS 84 degrees."""
     parts = text.split(",")
     try:
         values = [float(p) for p in parts]

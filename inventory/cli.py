@@ -22,7 +22,7 @@ from inventory.decommission import decommission_pole
 from inventory.entries import MappingError, parse_mapping
 from inventory.export import export_registry
 from inventory.geo import CityArea
-from inventory.importer import ImportOptions, import_inventory
+from inventory.importer import ImportOptions, check_options, import_inventory
 from inventory.report import ImportReport
 from models.topics import POLE_ID_PATTERN
 from storage import registry
@@ -113,6 +113,7 @@ def run_import(args: argparse.Namespace, settings: InventorySettings) -> int:
         mapping=mapping,
         dry_run=args.dry_run,
     )
+    check_options(options)
     area = CityArea.from_settings(settings)
     with ExitStack() as stack:
         if args.file == "-":

@@ -59,6 +59,18 @@ class ImportOptions:
     dry_run: bool = False
 
 
+def check_options(options: ImportOptions) -> None:
+    """InventoryConfigError unless the CRS, encoding and delimiter are usable (so a
+    command can refuse them before it reads anything)."""
+    CoordinateSystem.parse(options.crs)
+    try:
+        codec(options.encoding)
+    except FileError as exc:
+        raise InventoryConfigError(exc.reason) from None
+    if options.delimiter not in (None, ";", ",", "\t"):
+        raise InventoryConfigError("the delimiter must be ';', ',' or tab")
+
+
 def detect_format(name: str, stream: BinaryIO) -> Literal["csv", "geojson"]:
     """By the file name's extension, else by the first character (`{` or `[`: JSON)."""
     suffix = PurePath(name).suffix.lower()

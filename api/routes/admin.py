@@ -33,7 +33,7 @@ from api.schemas import (
 )
 from inventory.entries import MappingError, parse_mapping
 from inventory.geo import CityArea, InventoryConfigError
-from inventory.importer import ImportOptions, import_inventory
+from inventory.importer import ImportOptions, check_options, import_inventory
 from inventory.report import ImportReport
 from models.api import PolePublic
 from storage import registry
@@ -232,6 +232,11 @@ async def import_poles(
         mapping=mapping,
         dry_run=dry_run,
     )
+    for parameter, value in (("crs", crs), ("encoding", encoding)):
+        try:
+            check_options(ImportOptions(**{parameter: value}))  # type: ignore[arg-type]
+        except InventoryConfigError as exc:
+            raise bad_parameter(parameter, str(exc)) from None
     with tempfile.NamedTemporaryFile(prefix="smartpole-import-") as body:
         await _receive_body(request, body, state.settings.api_max_import_bytes)
         slots = state.connection_slots

@@ -54,8 +54,7 @@ POLE_ID = RegistryField(
 )
 ASSET_ID = RegistryField(
     "asset_id",
-    "The city's own asset number (any text, unique among current poles), kept next to the "
-    "pole id",
+    "The city's own asset number (any text, unique among current poles), kept next to the pole id",
     public=True,
     example="Mast 12/345",
     max_length=100,
@@ -92,8 +91,7 @@ CAPABILITIES = RegistryField(
 )
 EV_CONNECTORS = RegistryField(
     "ev_connectors",
-    "Number of charging connectors (they are numbered 1..n unless ev_connector_ids says "
-    "otherwise)",
+    "Number of charging connectors (they are numbered 1..n unless ev_connector_ids says otherwise)",
     public=True,
     example="2",
     minimum=0,
