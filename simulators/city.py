@@ -216,6 +216,12 @@ def layout_fleet(city: City, count: int, rng: random.Random, interval_s: float) 
     return poles
 
 
+def seeded_fleet(city: City, count: int, seed: int, interval_s: float) -> list[PoleSpec]:
+    """The fleet `smartpole simulate fleet --seed SEED` simulates (its layout draws
+    from a generator of its own, so the same seed always gives the same poles)."""
+    return layout_fleet(city, count, random.Random(f"{seed}:fleet"), interval_s)
+
+
 def single_pole(pole_id: str, city: City, families: set[Family]) -> PoleSpec:
     """One pole with the given capabilities, in the city centre (commissioning)."""
     return PoleSpec(

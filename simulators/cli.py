@@ -28,7 +28,7 @@ from simulators.city import (
     DEFAULT_LONGITUDE,
     City,
     PoleSpec,
-    layout_fleet,
+    seeded_fleet,
     single_pole,
 )
 from simulators.faults import Fault, FaultPlan, FaultSpecError
@@ -252,9 +252,7 @@ def run_fleet(args: argparse.Namespace, settings: SimulatorSettings) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     seed = _seed(args)
-    poles = layout_fleet(
-        city, args.poles, random.Random(f"{seed}:fleet"), args.interval.total_seconds()
-    )
+    poles = seeded_fleet(city, args.poles, seed, args.interval.total_seconds())
     _write_inventory(args, poles)
     return _simulate(
         args,
