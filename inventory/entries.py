@@ -9,8 +9,9 @@ are kept as internal properties (never published), and the report says so.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +148,10 @@ class PoleEntry:
     pole_id: str
     provided: set[str] = field(default_factory=set)
     values: dict[str, Any] = field(default_factory=dict)
+    # The district still to be found from the position (EntryParser.finish), with
+    # the one the row gives, if any.
+    district_pending: bool = False
+    district_given: str | None = None
 
     def stage_row(self) -> tuple[Any, ...]:
         """The row for storage.inventory.ImportSession.stage (STAGE_COLUMNS order)."""
@@ -214,6 +219,28 @@ class EntryParser:
             return Rejected(raw.number, raw.line, shown_id, valid_id, "; ".join(shown))
         return entry
 
+    def finish(self, parsed: list[PoleEntry | Rejected]) -> list[PoleEntry | Rejected]:
+        """Find the districts of a batch of parsed rows from their positions (one
+        vectorised point-in-polygon query); a contradiction rejects the row."""
+        pending = [p for p in parsed if isinstance(p, PoleEntry) and p.district_pending]
+        if not pending or self.area.districts is None:
+            return parsed
+        lons = [e.values["longitude"] for e in pending]
+        lats = [e.values["latitude"] for e in pending]
+        rejected: dict[int, Rejected] = {}
+        for entry, found in zip(
+            pending, self.area.districts.containing_each(lons, lats), strict=True
+        ):
+            lon, lat = entry.values["longitude"], entry.values["latitude"]
+            try:
+                entry.values["district"] = self.area.choose_district(
+                    found, entry.district_given, lon, lat
+                )
+            except ValueError as exc:
+                rejected[id(entry)] = Rejected(entry.seq, entry.line, entry.pole_id, True, str(exc))
+            entry.district_pending = False
+        return [rejected.get(id(p), p) for p in parsed]
+
     def _pole_id(self, raw: RawRow, resolved: Resolved) -> str:
         key = next((k for k, t in resolved.targets.items() if t == "pole_id"), None)
         given = raw.values.get(key) if key is not None else None
@@ -235,13 +262,7 @@ class EntryParser:
 
     def _scalars(self, by_target: dict[str, Any], entry: PoleEntry) -> None:
         problems: list[str] = []
-        for name, parse in (
-            ("asset_id", lambda v: values.text(v, catalogue.ASSET_ID)),
-            ("name", lambda v: values.text(v, catalogue.NAME)),
-            ("notes", lambda v: values.text(v, catalogue.NOTES, multiline=True)),
-            ("lamp_rated_power_w", lambda v: values.number(v, catalogue.LAMP_RATED_POWER_W)),
-            ("commissioned_on", lambda v: values.calendar_date(v, catalogue.COMMISSIONED_ON)),
-        ):
+        for name, parse in _SCALAR_PARSERS:
             if name in by_target:
                 try:
                     entry.values[name] = parse(by_target[name])
@@ -351,7 +372,7 @@ class EntryParser:
             return
         lon, lat = entry.values.get("longitude"), entry.values.get("latitude")
         if lon is not None and lat is not None:
-            entry.values["district"] = self.area.district_of(lon, lat, given)
+            entry.district_pending, entry.district_given = True, given
             entry.provided.add("district")
         elif given is not None and given not in districts.names:
             raise ValueError(f"district {given!r} is not in the district boundaries")
@@ -395,6 +416,15 @@ class EntryParser:
         return lon, lat
 
 
+_SCALAR_PARSERS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("asset_id", lambda v: values.text(v, catalogue.ASSET_ID)),
+    ("name", lambda v: values.text(v, catalogue.NAME)),
+    ("notes", lambda v: values.text(v, catalogue.NOTES, multiline=True)),
+    ("lamp_rated_power_w", lambda v: values.number(v, catalogue.LAMP_RATED_POWER_W)),
+    ("commissioned_on", lambda v: values.calendar_date(v, catalogue.COMMISSIONED_ON)),
+)
+
+
 def _pole_id_text(raw: RawRow, columns: Columns) -> str | None:
     """The pole id as written (for the report), before any check."""
     key = columns.mapping.get("pole_id")
@@ -413,7 +443,7 @@ def _coordinate(value: Any, spec: RegistryField) -> float | None:
         raise ValueError(f"{spec.name}: expected a number")
     if isinstance(value, str):
         return values.parse_decimal(value, spec.name)
-    return float(value)
+    return values.finite(value, spec.name)
 
 
 def _point(geometry: Any) -> tuple[float, float] | None:
@@ -430,7 +460,7 @@ def _point(geometry: Any) -> tuple[float, float] | None:
         or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords)
     ):
         raise ValueError("a Point's coordinates must be [x, y] (or [x, y, z]) numbers")
-    return float(coords[0]), float(coords[1])
+    return values.finite(coords[0], "x"), values.finite(coords[1], "y")
 
 
 def _per_connector(value: Any, spec: RegistryField) -> list[Any]:
@@ -441,6 +471,10 @@ def _per_connector(value: Any, spec: RegistryField) -> list[Any]:
 
 
 def _check_property_value(value: Any, name: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name}: not a finite number")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError(f"{name}: the number is too large")
     if isinstance(value, str):
         values.check_text(value, name, catalogue.PROPERTY_TEXT_MAX_LENGTH, multiline=True)
     elif isinstance(value, dict):

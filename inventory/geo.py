@@ -174,8 +174,18 @@ class Districts:
 
     def containing(self, lon: float, lat: float) -> list[str]:
         """The districts covering the point (its boundary included), by name."""
-        hits = self.tree.query(shapely.Point(lon, lat), predicate="covered_by")
-        return sorted(self.names[i] for i in hits)
+        return self.containing_each([lon], [lat])[0]
+
+    def containing_each(self, lons: list[float], lats: list[float]) -> list[list[str]]:
+        """`containing` for many points in one vectorised query."""
+        points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
+        point_index, district_index = self.tree.query(points, predicate="covered_by")
+        found: list[list[str]] = [[] for _ in lons]
+        for p, d in zip(point_index.tolist(), district_index.tolist(), strict=True):
+            found[p].append(self.names[d])
+        for names in found:
+            names.sort()
+        return found
 
     def envelope(self) -> BoundingBox:
         min_lon, min_lat, max_lon, max_lat = shapely.total_bounds(list(self.geometries))
@@ -221,7 +231,11 @@ class CityArea:
         """The district to store: the given one, checked against the boundaries, or
         the one the position lies in. Only with districts configured."""
         assert self.districts is not None
-        found = self.districts.containing(lon, lat)
+        return self.choose_district(self.districts.containing(lon, lat), given, lon, lat)
+
+    def choose_district(self, found: list[str], given: str | None, lon: float, lat: float) -> str:
+        """`district_of`, given the districts `found` at the position."""
+        assert self.districts is not None
         if given is not None:
             if given not in self.districts.names:
                 known = ", ".join(sorted(self.districts.names))

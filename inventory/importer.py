@@ -147,7 +147,9 @@ class _Run:
         self.options = options
         self.area = area
         self.crs = crs
+        self._parsed: list[PoleEntry | Rejected] = []
         self._staged: list[tuple[Any, ...]] = []
+        self.parser: EntryParser | None = None
         self._rejected: list[tuple[int, int, str | None, bool, str]] = []
 
     # --- 1: read and stage ----------------------------------------------------------
@@ -156,15 +158,11 @@ class _Run:
         columns = Columns(self.options.mapping, geojson=fmt == "geojson")
         fatal: FileError | None = None
         try:
-            parser = EntryParser(columns, self.crs, self.area)
+            parser = self.parser = EntryParser(columns, self.crs, self.area)
             for raw in self._rows(digest, fmt, parser, columns):
-                result = parser.parse(raw)
-                if isinstance(result, Rejected):
-                    self._reject(
-                        result.seq, result.line, result.pole_id, result.pole_id_valid, result.reason
-                    )
-                else:
-                    self._stage(result)
+                self._parsed.append(parser.parse(raw))
+                if len(self._parsed) >= BATCH_ROWS:
+                    self._flush()
         except FileError as exc:
             fatal = exc
         except MappingError as exc:
@@ -223,17 +221,22 @@ class _Run:
         parser.crs = self.crs = named
         self.report.crs = named.name
 
-    def _stage(self, entry: PoleEntry) -> None:
-        self._staged.append(entry.stage_row())
-        if len(self._staged) >= BATCH_ROWS:
-            self._flush()
-
     def _reject(self, seq: int, line: int, pole_id: str | None, valid: bool, reason: str) -> None:
         self._rejected.append((seq, line, pole_id, valid, reason))
         if len(self._rejected) >= BATCH_ROWS:
             self._flush()
 
     def _flush(self) -> None:
+        if self.parser is not None and self._parsed:
+            for result in self.parser.finish(self._parsed):
+                if isinstance(result, Rejected):
+                    self._rejected.append(
+                        (result.seq, result.line, result.pole_id, result.pole_id_valid,
+                         result.reason)
+                    )  # fmt: skip
+                else:
+                    self._staged.append(result.stage_row())
+            self._parsed.clear()
         self.session.stage(self._staged)
         self.session.reject(self._rejected)
         self._staged.clear()

@@ -8,6 +8,7 @@ unambiguous (one comma, no point, no thousands separator), a decimal comma.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -75,7 +76,7 @@ def number(value: Any, field: RegistryField, *, name: str | None = None) -> floa
     if isinstance(value, bool):
         raise ValueError(f"{label}: expected a number, got true/false")
     if isinstance(value, int | float):
-        result = float(value)
+        result = finite(value, label)
     elif isinstance(value, str):
         result = parse_decimal(value, label)
     else:
@@ -142,11 +143,26 @@ def vocabulary(value: Any, field: RegistryField, vocab: type[StrEnum]) -> str:
     """A value of a closed vocabulary, matched ignoring case; the canonical spelling."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{field.name}: expected one of {_known(vocab)}")
-    wanted = value.strip().casefold()
-    for member in vocab:
-        if member.value.casefold() == wanted:
-            return member.value
-    raise ValueError(f"{field.name}: unknown value {_quote(value)} (known: {_known(vocab)})")
+    found = _spellings(vocab).get(value.strip().casefold())
+    if found is None:
+        raise ValueError(f"{field.name}: unknown value {_quote(value)} (known: {_known(vocab)})")
+    return found
+
+
+@functools.cache
+def _spellings(vocab: type[StrEnum]) -> dict[str, str]:
+    return {member.value.casefold(): member.value for member in vocab}
+
+
+def finite(value: int | float, label: str) -> float:
+    """A JSON number as a float: 1e999 and 10**400 are not positions or ratings."""
+    try:
+        result = float(value)
+    except OverflowError:
+        raise ValueError(f"{label}: the number is too large") from None
+    if not math.isfinite(result):
+        raise ValueError(f"{label}: not a finite number")
+    return result
 
 
 def calendar_date(value: Any, field: RegistryField) -> date | None:

@@ -17,10 +17,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
+import orjson
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 
 # Registry columns an import maintains, with their staging type. `connectors` is
 # staged as a jsonb array of {connector_id, max_power_kw, plug_type} (the
@@ -120,7 +121,7 @@ class ImportSession:
                     values = list(row)
                     for i in jsonb_at:
                         if values[i] is not None:
-                            values[i] = Jsonb(values[i])
+                            values[i] = Jsonb(values[i], dumps=orjson.dumps)
                     copy.write_row(values)
 
     def reject(self, rows: Sequence[tuple[int, int, str | None, bool, str]]) -> None:
@@ -244,6 +245,7 @@ class ImportSession:
             connectors=_CURRENT_CONNECTORS.format(pole=sql.SQL("s.pole_id")),
         )
         with self.conn.cursor(name="import_pairs", row_factory=dict_row) as cur:
+            set_json_loads(orjson.loads, cur)  # this cursor only; about 3x json.loads
             cur.execute(query)
             while rows := cur.fetchmany(batch_size):
                 batch: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
@@ -267,7 +269,9 @@ class ImportSession:
         ):
             copy.set_types(["int4", "int4", "text", "text", "jsonb"])
             for o in outcomes:
-                copy.write_row((o.seq, o.line, o.pole_id, o.kind, Jsonb(o.changes)))
+                copy.write_row(
+                    (o.seq, o.line, o.pole_id, o.kind, Jsonb(o.changes, dumps=orjson.dumps))
+                )
 
     # --- the report -------------------------------------------------------------------
 
