@@ -172,12 +172,9 @@ class Districts:
             raise InventoryConfigError(f"{where}: a district name appears twice")
         return cls(tuple(names), tuple(geometries), shapely.STRtree(geometries))
 
-    def containing(self, lon: float, lat: float) -> list[str]:
-        """The districts covering the point (its boundary included), by name."""
-        return self.containing_each([lon], [lat])[0]
-
     def containing_each(self, lons: list[float], lats: list[float]) -> list[list[str]]:
-        """`containing` for many points in one vectorised query."""
+        """For each point, the districts covering it (its boundary included), by name,
+        in one vectorised query."""
         points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
         point_index, district_index = self.tree.query(points, predicate="covered_by")
         found: list[list[str]] = [[] for _ in lons]
@@ -227,14 +224,10 @@ class CityArea:
             "SMARTPOLE_CITY_BBOX)"
         )
 
-    def district_of(self, lon: float, lat: float, given: str | None) -> str:
-        """The district to store: the given one, checked against the boundaries, or
-        the one the position lies in. Only with districts configured."""
-        assert self.districts is not None
-        return self.choose_district(self.districts.containing(lon, lat), given, lon, lat)
-
     def choose_district(self, found: list[str], given: str | None, lon: float, lat: float) -> str:
-        """`district_of`, given the districts `found` at the position."""
+        """The district to store, given the districts `found` at the position: the
+        given one, checked against the boundaries, or the one the position lies in.
+        Only with districts configured."""
         assert self.districts is not None
         if given is not None:
             if given not in self.districts.names:

@@ -6,7 +6,8 @@ reads at query time. The API's `/v1/health/poles`, the City overview dashboard
 and the fleet alerts all select from this view, so a city engineer and the
 city app see the same state for the same pole.
 
-Columns: the registry fields, `connection` (online / offline / unknown),
+One row per current pole (retired poles, `decommissioned_at` set, are left
+out). Columns: the registry fields, `connection` (online / offline / unknown),
 `silent_s` (seconds since the last message, platform clock), `stale_sensors`
 (installed families quiet for too long while the pole is online), the newest
 reading time of each family, `lamp_status` and `lamp_fault`, `wifi_status` and
