@@ -9,7 +9,9 @@ FROM python:3.11.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY models ./models
+COPY config ./config
 COPY storage ./storage
+COPY inventory ./inventory
 COPY ingest ./ingest
 COPY api ./api
 COPY simulators ./simulators

@@ -5,6 +5,7 @@ settings, every mounted path present, every ${VAR} documented."""
 from __future__ import annotations
 
 import re
+import tomllib
 from typing import Any
 
 import pytest
@@ -150,3 +151,14 @@ def test_broker_lets_oversized_payloads_through_to_the_quarantine() -> None:
     assert directives["max_queued_messages"] == "0"
     assert directives["persistence"] == "true"
     assert directives["listener"] == "1883"
+
+
+def test_the_image_gets_every_package() -> None:
+    """Each package pyproject.toml installs is copied into the build stage (an
+    image without `config` or `inventory` fails at its first import)."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {name.rstrip("*") for name in include}
+    dockerfile = (REPO / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\w+) \./(\w+)$", dockerfile, re.MULTILINE))
+    assert packages <= {source for source, target in copied if source == target}

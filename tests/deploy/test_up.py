@@ -183,5 +183,7 @@ def test_a_simulated_inventory_goes_into_an_external_database_only_when_asked(
     assert (tmp_path / "state" / "districts.geojson").exists()
 
     output = run("second.log", up_register_fleet="always")
-    assert "registered the simulated fleet" in output and "3 created" in output
+    # Created, or updated when the first run's messages already registered them
+    # (without a position): either way three registry changes by `smartpole up`.
+    assert "registered the simulated fleet" in output
     assert [who for _, who in registered()] == ["smartpole up"] * 3
