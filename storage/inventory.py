@@ -86,6 +86,9 @@ class ImportSession:
 
     @classmethod
     def open(cls, conn: psycopg.Connection[Any], *, serialise: bool) -> ImportSession:
+        # An import of a few hundred thousand rows runs statements longer than the
+        # API's 30 s for interactive reads; bounded all the same.
+        conn.execute("SET LOCAL statement_timeout = '10min'")
         if serialise:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (IMPORT_LOCK_KEY,))
         columns = sql.SQL(", ").join(
