@@ -93,6 +93,10 @@ def test_update_reports_the_field_diff_and_leaves_absent_columns_alone(
         "SELECT changes FROM pole_registry_history WHERE pole_id = 'CR-0001' ORDER BY id"
     ).fetchall()
     assert changes[-1][0] == updated["changes"]
+    # A pole the file leaves out is not deleted (nor touched).
+    before = pole(db, "CR-0002")
+    assert run_import("pole_id;name\nCR-0001;Marktplatz 3\n").counts["updated"] == 1
+    assert pole(db, "CR-0002") == before
 
 
 def test_comma_separated_windows_1252(run_import: Importer, db: psycopg.Connection[Any]) -> None:
