@@ -7,6 +7,12 @@
 # Pinned, so a rebuild gets the same interpreter and OS packages.
 FROM python:3.11.11-slim-bookworm AS build
 WORKDIR /src
+# Exactly the locked versions, each checked against its hash (README: Reproducible
+# installs): pip and setuptools first, then the dependencies, then smartpole itself
+# without resolving anything.
+COPY requirements/build.lock requirements/runtime.lock ./requirements/
+RUN pip install --no-cache-dir --require-hashes -r requirements/build.lock \
+    && pip wheel --no-cache-dir --require-hashes --wheel-dir /wheels -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY models ./models
 COPY config ./config
@@ -17,9 +23,8 @@ COPY api ./api
 COPY simulators ./simulators
 COPY dashboards ./dashboards
 COPY smartpole ./smartpole
-# Wheels for smartpole and every dependency; the runtime stage installs them
-# without a compiler or network access.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The runtime stage installs these wheels without a compiler or network access.
+RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels .
 
 FROM python:3.11.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -28,7 +33,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SMARTPOLE_LOG_FORMAT=json
 RUN useradd --system --uid 10001 --no-create-home --home-dir /nonexistent smartpole
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --no-deps /wheels/*.whl && pip check && rm -rf /wheels
 # Nothing in the container needs root; the services only open outgoing
 # connections and (api) one port above 1024.
 USER smartpole

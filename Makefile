@@ -1,9 +1,10 @@
-.PHONY: test check bootstrap run settings-table
+.PHONY: test check bootstrap run readme dashboards lock lock-upgrade fresh-machine-check
 
 # The one command that runs the tests (installs what is missing first).
 test:
 	scripts/test
 
+# Installs what `make run` needs (`scripts/bootstrap --tests`: and what the tests need).
 bootstrap:
 	scripts/bootstrap
 
@@ -12,6 +13,25 @@ bootstrap:
 run: bootstrap
 	.venv/bin/smartpole up
 
-# Regenerates the configuration reference in README.md from smartpole/settings.py.
-settings-table: bootstrap
-	.venv/bin/python -m smartpole.settings_table --write
+# Regenerates the parts of README.md generated from the code (settings, MQTT
+# fields, dashboards and alerts).
+readme: bootstrap
+	.venv/bin/python -m smartpole.readme_blocks --write
+
+# Regenerates dashboards/json, dashboards/provisioning and the README's dashboard
+# and alert tables from dashboards/ and the domain catalogue.
+dashboards: bootstrap
+	.venv/bin/smartpole dashboards build
+	.venv/bin/python -m smartpole.readme_blocks --write
+
+# Remakes requirements/*.lock from pyproject.toml, keeping every pin it can
+# (README: Reproducible installs); lock-upgrade takes the newest allowed versions.
+lock:
+	scripts/lock
+
+lock-upgrade:
+	scripts/lock --upgrade
+
+# The README's two commands on a minimal Debian 12 in a chroot (root; 5-15 min).
+fresh-machine-check:
+	scripts/fresh-machine-check

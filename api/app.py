@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -33,9 +33,9 @@ from api.routes import (
     wifi,
 )
 from api.schemas import License
+from config.logging_setup import configure_logging
 from config.services import ApiSettings
 from inventory.geo import CityArea
-from smartpole.logs import configure_logging
 from storage.queries.health import known_time_zones
 
 log = logging.getLogger(__name__)
@@ -63,13 +63,40 @@ def _configure_connection(conn: psycopg.Connection[Any]) -> None:
     conn.execute(f"SET statement_timeout = {QUERY_TIMEOUT_MS:d}".encode())
 
 
-def create_app(settings: ApiSettings) -> FastAPI:
-    license_ = License(id=settings.data_license, url=settings.data_license_url)
+ROUTERS = (poles, latest, series, aggregates, ev, wifi, air_quality, pole_health, admin, ops)
+
+
+def create_app(settings: ApiSettings, *, response_cache: ResponseCache | None = None) -> FastAPI:
+    """The app; `response_cache` replaces the one the settings describe (tests pass
+    one with a clock they control)."""
     state = ApiState(
-        settings=settings, license=license_, city_area=CityArea.from_settings(settings)
+        settings=settings,
+        license=License(id=settings.data_license, url=settings.data_license_url),
+        city_area=CityArea.from_settings(settings),
     )
     metrics = ApiMetrics()
-    metrics.watch_pool(lambda: state.pool)
+    metrics.watch_pool(lambda: state.pool, lambda: state.slot_waiters)
+    app = FastAPI(
+        title="smartpole open data API",
+        version="1",
+        description=DESCRIPTION.format(
+            license=settings.data_license, license_url=settings.data_license_url
+        ),
+        license_info={"name": settings.data_license, "url": settings.data_license_url},
+        lifespan=_lifespan(state),
+    )
+    app.state.api = state
+    app.state.metrics = metrics
+    _install_error_handlers(app)
+    for module in ROUTERS:
+        app.include_router(module.router)
+    _install_middleware(app, settings, metrics, response_cache)
+    return app
+
+
+def _lifespan(state: ApiState) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """ONE connection pool per process, opened when the app starts, closed when it stops."""
+    settings = state.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +107,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
             timeout=10.0,  # a request waits this long for a connection, then 503
             kwargs={"autocommit": True, "application_name": "smartpole-api"},
             configure=_configure_connection,
+            # A connection the database dropped (restart, failover, an operator's
+            # pg_terminate_backend) is found on checkout and replaced, instead of
+            # failing the request it is handed to: one empty query per checkout.
+            check=ConnectionPool.check_connection,
             open=False,
             name="smartpole-api",
         )
@@ -87,31 +118,30 @@ def create_app(settings: ApiSettings) -> FastAPI:
         state.pool = pool
         state.connection_slots = asyncio.Semaphore(settings.api_pool_size)
         try:
-            try:
-                pool.wait(timeout=POOL_WAIT_S)
-                with pool.connection() as conn:
-                    state.time_zones = TimeZones(known_time_zones(conn), settings.timezone)
-                log.info("api ready: pool of %d connections", settings.api_pool_size)
-            except (PoolTimeout, psycopg.OperationalError) as exc:
-                # Serve anyway: /health says 503 and the pool keeps reconnecting, so
-                # the API recovers on its own when the database comes up.
-                log.warning("database not reachable yet (%s); the pool keeps trying", exc)
+            _load_time_zones(state, pool)
             yield
         finally:
             state.pool = None
             pool.close()
 
-    app = FastAPI(
-        title="smartpole open data API",
-        version="1",
-        description=DESCRIPTION.format(
-            license=settings.data_license, license_url=settings.data_license_url
-        ),
-        license_info={"name": settings.data_license, "url": settings.data_license_url},
-        lifespan=lifespan,
-    )
-    app.state.api = state
-    app.state.metrics = metrics
+    return lifespan
+
+
+def _load_time_zones(state: ApiState, pool: ConnectionPool) -> None:
+    try:
+        # Not pool.wait(): on a timeout it closes the pool, and an API started
+        # while the database was down would answer 503 forever.
+        with pool.connection(timeout=POOL_WAIT_S) as conn:
+            state.time_zones = TimeZones(known_time_zones(conn), state.settings.timezone)
+        log.info("api ready: pool of %d connections", state.settings.api_pool_size)
+    except (PoolTimeout, psycopg.OperationalError) as exc:
+        # Serve anyway: /health says 503 and the pool keeps reconnecting, so the
+        # API recovers on its own when the database comes up (api.deps.time_zones
+        # loads the zones then).
+        log.warning("database not reachable yet (%s); the pool keeps trying", exc)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
     problems.install(app)
 
     @app.exception_handler(psycopg.errors.QueryCanceled)
@@ -126,27 +156,23 @@ def create_app(settings: ApiSettings) -> FastAPI:
             ),
         )
 
-    for module in (
-        poles,
-        latest,
-        series,
-        aggregates,
-        ev,
-        wifi,
-        air_quality,
-        pole_health,
-        admin,
-        ops,
-    ):
-        app.include_router(module.router)
 
-    # Middleware order, outermost first: metrics -> CORS -> response cache -> FastAPI
-    # routing. A cache hit never reaches routing, yet is counted, timed and gets its
-    # CORS headers like any response.
-    if settings.api_cache_ttl_s > 0:
-        cache = ResponseCache(settings.api_cache_ttl_s)
+def _install_middleware(
+    app: FastAPI,
+    settings: ApiSettings,
+    metrics: ApiMetrics,
+    response_cache: ResponseCache | None,
+) -> None:
+    """Outermost first: metrics -> CORS -> response cache -> FastAPI routing. A cache
+    hit never reaches routing, yet is counted, timed and gets its CORS headers like
+    any response. (add_middleware puts each new one outside the previous ones.)"""
+    if response_cache is None and settings.api_cache_ttl_s > 0:
+        response_cache = ResponseCache(settings.api_cache_ttl_s)
+    if response_cache is not None:
         app.add_middleware(
-            ResponseCacheMiddleware, cache=cache, on_result=metrics.watch_cache(cache)
+            ResponseCacheMiddleware,
+            cache=response_cache,
+            on_result=metrics.watch_cache(response_cache),
         )
     origins = [o.strip() for o in settings.api_cors_origins.split(",") if o.strip()]
     if origins:
@@ -159,7 +185,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
             max_age=3600,
         )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    return app
 
 
 def create_app_from_environment() -> FastAPI:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import AsyncIterator
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import psycopg
 from fastapi import Depends, Request, Security
+from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.security import APIKeyHeader
 from psycopg_pool import ConnectionPool
 
@@ -34,8 +35,26 @@ class ApiState:
     # loop, not in a worker thread: a thread blocked on the pool would hold a
     # threadpool token that a connection holder may need to run its handler.
     connection_slots: asyncio.Semaphore | None = None
+    # Requests waiting for a slot right now (/metrics: smartpole_api_db_slot_waits).
+    slot_waiters: int = 0
     # What the admin inventory import checks positions against (loaded once).
     city_area: CityArea | None = None
+
+
+@asynccontextmanager
+async def connection_slot(state: ApiState) -> AsyncIterator[None]:
+    """Hold one of the pool's connection slots (waiting in the event loop)."""
+    slots = state.connection_slots
+    assert slots is not None, "the lifespan opens the pool"
+    state.slot_waiters += 1
+    try:
+        await slots.acquire()
+    finally:
+        state.slot_waiters -= 1
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 async def api_state(request: Request) -> ApiState:
@@ -63,9 +82,9 @@ class Database:
 
 
 async def database(state: State) -> AsyncIterator[Database]:
-    pool, slots = state.pool, state.connection_slots
-    assert pool is not None and slots is not None, "the lifespan opens the pool"
-    async with slots:
+    pool = state.pool
+    assert pool is not None, "the lifespan opens the pool"
+    async with connection_slot(state):
         yield Database(pool)
 
 
@@ -74,13 +93,35 @@ async def database(state: State) -> AsyncIterator[Database]:
 Db = Annotated[Database, Depends(database, scope="function")]
 
 
+async def stream_holding_a_slot(
+    state: ApiState, chunks: Callable[[], Iterator[bytes]]
+) -> AsyncIterator[bytes]:
+    """A streamed body (CSV export, GeoJSON) that reads the database while it is
+    sent: it holds a connection slot for the whole stream, like a handler holds one
+    for its query, so streams cannot take every pooled connection (and with it the
+    worker threads) from the other requests. The generator's steps run in worker
+    threads, never in the event loop."""
+    async with connection_slot(state):
+        async for chunk in iterate_in_threadpool(chunks()):
+            yield chunk
+
+
 async def time_zones(state: State) -> TimeZones:
-    # async: no thread hop per request; the load below runs once, only when the
-    # database was down at start-up.
+    # async: no thread hop per request once the zones are known. They are loaded
+    # at start-up; only when the database was down then does a request load them,
+    # in a worker thread and holding a connection slot like any query, so a
+    # database outage never blocks the event loop (and /metrics, /health or a
+    # cached answer keep answering).
     if state.time_zones is None:
-        assert state.pool is not None, "the lifespan opens the pool"
-        with state.pool.connection() as conn:
-            state.time_zones = TimeZones(known_time_zones(conn), state.settings.timezone)
+        pool = state.pool
+        assert pool is not None, "the lifespan opens the pool"
+
+        def load() -> TimeZones:
+            with pool.connection() as conn:
+                return TimeZones(known_time_zones(conn), state.settings.timezone)
+
+        async with connection_slot(state):
+            state.time_zones = await run_in_threadpool(load)
     return state.time_zones
 
 

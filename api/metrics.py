@@ -47,15 +47,26 @@ class ApiMetrics:
         counters = {result: self.cache_requests.labels(result) for result in RESULTS}
         return lambda result: counters[result].inc()
 
-    def watch_pool(self, pool: Callable[[], ConnectionPool | None]) -> None:
-        self.registry.register(_PoolCollector(pool))
+    def watch_pool(
+        self, pool: Callable[[], ConnectionPool | None], slot_waits: Callable[[], int]
+    ) -> None:
+        self.registry.register(_PoolCollector(pool, slot_waits))
 
 
 class _PoolCollector(Collector):
-    def __init__(self, pool: Callable[[], ConnectionPool | None]) -> None:
+    def __init__(
+        self, pool: Callable[[], ConnectionPool | None], slot_waits: Callable[[], int]
+    ) -> None:
         self._pool = pool
+        self._slot_waits = slot_waits
 
     def collect(self) -> Any:
+        waits = GaugeMetricFamily(
+            "smartpole_api_db_slot_waits",
+            "Requests waiting (in the event loop) for one of the pool's connection slots",
+        )
+        waits.add_metric([], float(self._slot_waits()))
+        yield waits
         pool = self._pool()
         if pool is None:
             return

@@ -4,13 +4,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 from zoneinfo import ZoneInfo
 
 from fastapi import Path, Query
 
 from api.problems import bad_parameter
-from models.topics import POLE_ID_PATTERN
+from models.catalogue.families import FAMILIES, METRIC_FAMILIES
+from models.topics import POLE_ID_PATTERN, Family
+
+# Parameter enums generated from the catalogue: the OpenAPI document lists
+# exactly the families that have what the endpoint serves.
+if TYPE_CHECKING:
+    MetricFamily: TypeAlias = Family
+    SingleReadingFamily: TypeAlias = Family
+else:
+    # Families with a numeric series (status has none).
+    MetricFamily = StrEnum("MetricFamily", {f.name: f.value for f in METRIC_FAMILIES})
+    # Families with one newest reading per pole (ev has one per connector).
+    SingleReadingFamily = StrEnum(
+        "SingleReadingFamily",
+        {f.name: f.value for f in METRIC_FAMILIES if not FAMILIES[f].has_connector},
+    )
+
+
+def as_family(value: StrEnum) -> Family:
+    return Family(value.value)
+
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -23,6 +44,9 @@ PoleIdPath = Annotated[
         pattern=f"^{POLE_ID_PATTERN.pattern}$",
         examples=["CR-0001"],
     ),
+]
+PoleQuery = Annotated[
+    str | None, Query(pattern=f"^{POLE_ID_PATTERN.pattern}$", description="Only this pole")
 ]
 # Free text filters: printable, no control characters (PostgreSQL text cannot hold NUL).
 SAFE_TEXT = r"^[^\x00-\x1f\x7f]{1,100}$"

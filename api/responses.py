@@ -27,8 +27,10 @@ def etag_matches(request: Request, etag: str) -> bool:
     return if_none_match_matches(request.headers.get("if-none-match"), etag)
 
 
-def cached_json(request: Request, model: BaseModel, max_age_s: int, lic: License) -> Response:
-    """Serialise `model`; answer 304 when the client already holds this exact body."""
+def json_with_etag(request: Request, model: BaseModel, max_age_s: int, lic: License) -> Response:
+    """Serialise `model` with its ETag, Cache-Control and license link; answer 304
+    when the client already holds this exact body. (Keeping answers is the
+    response cache's job: api/response_cache.py.)"""
     body = model.model_dump_json().encode()
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
     headers = {

@@ -7,9 +7,17 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.api import Capability, PolePublic
+from api.reading_schemas import ConnectorValues, EnvValues, LightValues, WifiValues
+from models.api import PolePublic
 from models.catalogue import registry
-from models.vocabulary import OcppErrorCode, OcppStatus, PlugType
+from models.vocabulary import (
+    Capability,
+    Connectivity,
+    OcppErrorCode,
+    OcppStatus,
+    PlugType,
+    WifiStatus,
+)
 
 T = TypeVar("T")
 
@@ -39,55 +47,11 @@ class PoleDetail(BaseModel):
 # --- latest readings -------------------------------------------------------
 
 
-class EnvValues(BaseModel):
-    observed_at: datetime
-    received_at: datetime
-    pm25: float | None = None
-    pm10: float | None = None
-    no2: float | None = None
-    o3: float | None = None
-    temperature: float | None = None
-    relative_humidity: float | None = None
-    atmospheric_pressure: float | None = None
-    laeq: float | None = None
-    lamax: float | None = None
-
-
-class LightValues(BaseModel):
-    observed_at: datetime
-    received_at: datetime
-    power_state: str
-    illuminance_level: float | None = None
-    active_power: float | None = None
-    total_active_energy_import: float | None = None
-    lamp_status: str | None = None
-
-
-class WifiValues(BaseModel):
-    observed_at: datetime
-    received_at: datetime
-    status: str
-    connected_clients: int
-    bytes_in: int | None = None
-    bytes_out: int | None = None
-
-
-class ConnectorValues(BaseModel):
-    connector_id: int
-    observed_at: datetime
-    received_at: datetime
-    status: OcppStatus
-    error_code: OcppErrorCode
-    charging_power: float | None = None
-    total_active_energy_import: float | None = None
-    transaction_id: str | None = None
-
-
 class PoleLatest(BaseModel):
     """Newest reading of each family, by device timestamp."""
 
     pole_id: str
-    status: Literal["online", "offline", "unknown"]
+    status: Connectivity
     status_since: datetime | None
     env: EnvValues | None
     light: LightValues | None
@@ -215,7 +179,7 @@ class Hotspot(BaseModel):
     latitude: float | None
     longitude: float | None
     observed_at: datetime
-    status: Literal["up", "down", "degraded"]
+    status: WifiStatus
     connected_clients: int = Field(description="Load: clients connected now")
     bytes_in: int | None
     bytes_out: int | None
@@ -226,15 +190,23 @@ class HotspotList(Page[Hotspot]):
 
 
 class Exceedances(BaseModel):
+    """Counts against the EU standards in force for the year (see `rule_set`)."""
+
     pole_id: str
     district: str | None
     year: int
-    pm10_days_over_limit: int = Field(description="Days with PM10 daily mean > 50 µg/m³")
-    pm10_days_allowed: int = 35
-    no2_hours_over_limit: int = Field(description="Hours with NO2 hourly mean > 200 µg/m³")
-    no2_hours_allowed: int = 18
-    o3_days_over_target: int = Field(description="Days with max 8-hour O3 mean > 120 µg/m³")
-    o3_days_allowed: int = Field(25, description="Averaged over three years")
+    rule_set: str = Field(description="The directive whose values the counts are judged by")
+    pm10_days_over_limit: int = Field(description="Days with a PM10 daily mean over the limit")
+    pm10_daily_limit: float
+    pm10_days_allowed: int
+    no2_hours_over_limit: int = Field(description="Hours with an NO2 hourly mean over the limit")
+    no2_hourly_limit: float
+    no2_hours_allowed: int
+    o3_days_over_target: int = Field(
+        description="Days whose maximum 8-hour O3 mean is over the target value"
+    )
+    o3_8h_target: float
+    o3_days_allowed: int = Field(description="Averaged over three years")
 
 
 class ExceedanceList(Page[Exceedances]):
@@ -254,7 +226,7 @@ class ChargerFault(BaseModel):
 class PoleHealth(BaseModel):
     pole_id: str
     district: str | None
-    connection: Literal["online", "offline", "unknown"]
+    connection: Connectivity
     reason: str = Field(description="Why the pole counts as online, offline or unknown")
     last_seen: datetime | None
     stale_sensors: list[str] = Field(description="Installed families with no recent reading")
@@ -309,7 +281,7 @@ class PoleRegistryFields(BaseModel):
     )
     latitude: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
     longitude: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
-    capabilities: list[Capability] | None = Field(None, max_length=4)
+    capabilities: list[Capability] | None = Field(None, max_length=len(Capability))
     notes: str | None = Field(None, max_length=registry.NOTES.max_length, pattern=r"^[^\x00]*$")
 
 

@@ -1,35 +1,52 @@
 """Grafana-managed alert rules, built with the SDK and provisioned as files (or pushed).
 
 Every rule queries a table with text columns (they become the alert instance's labels,
-one instance per pole or connector) and one numeric column; a Reduce (last) and a
+one instance per pole, sensor or connector) and one numeric column; a Reduce (last) and a
 Threshold expression turn that into firing / normal. Queries return every pole, 0 when
 fine, so instances resolve instead of going to NoData; an empty result means nothing
 to watch, hence `noDataState: OK`. Alert queries cannot use dashboard variables.
-"""
 
-# S608: these strings are SQL *text* assembled from constant fragments (no values ever
-# enter them); Grafana runs them after expanding its own macros and variables.
-# ruff: noqa: S608
+The fleet rules read the `pole_health` view (the API's judgement); the air-quality rules
+are generated from the catalogue's EU standards and carry the standard as labels
+(`pollutant`, `indicator`, `rule_set`, `objective`), which the tests use to check their thresholds.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from grafana_foundation_sdk.builders import alerting, expr
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import alerting as alerting_model
 
-from dashboards import queries as q
-from dashboards.build import FOLDER_TITLE, FOLDER_UID
-from dashboards.sql import DATASOURCE_UID, PanelSql, Shape, num, text
+from dashboards.domain import (
+    DEFAULT_OFFLINE_AFTER,
+    DEFAULT_STALE_SENSOR_AFTER,
+    OFFLINE_AFTER_VARIABLE,
+    RULE_SET_IN_FORCE,
+    STALE_SENSOR_AFTER_VARIABLE,
+    counted_standards,
+    period_text,
+    standard_text,
+)
+from dashboards.panels import FOLDER_TITLE, FOLDER_UID
+from dashboards.queries import alerts as q
+from dashboards.sql import DATASOURCE_UID, PanelSql
+from models.catalogue.air_quality import AirQualityStandard
+from models.catalogue.families import ENV
+from models.catalogue.health import DAY_BURNER_SUN_ELEVATION_DEG
+from models.vocabulary import Capability
 
 Severity = Literal["critical", "warning"]
 
-_LATEST_LAMP = """LEFT JOIN LATERAL (SELECT l.lamp_status, l.power_state, l.observed_at
-                   FROM light_readings l WHERE l.pole_id = p.pole_id
-                   ORDER BY l.observed_at DESC LIMIT 1) l ON true"""
+# The API calls a pole offline (or a sensor stale) the moment the view does; the view's
+# threshold is the debounce (15 missed reports by default), so a long pending period on
+# top would only make the alert lag the API (it was 5 minutes). One minute (the second
+# evaluation in a row at the fleet group's 60 s interval) keeps a last-will followed by an
+# immediate reconnect - a broker restart, a pole rebooting - from paging anyone.
+AGREES_WITH_API_FOR = "1m"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,180 +61,122 @@ class AlertRule:
     pending_for: str
     severity: Severity
     summary: str
+    # what the rule watches, in words with the numbers it uses (README, description)
+    fires_when: str
+    # extra labels: the air-quality rules name the standard they compare with
+    labels: dict[str, str] = field(default_factory=dict)
 
 
-def _pollutant_rule(
-    *, uid: str, title: str, key: str, lookback_s: int, limit: float, summary: str, mean: str
-) -> AlertRule:
+def _pollutant_rule(standard: AirQualityStandard) -> AlertRule:
+    field_spec = ENV.field(standard.pollutant)
+    period = period_text(standard.indicator)
+    objective = standard.objective.value.split()[0]  # limit, target
+    unit = field_spec.unit.symbol if field_spec.unit is not None else ""
+    lookback_s = q.POLLUTANT_LOOKBACK_S[standard.indicator]
     return AlertRule(
-        uid=uid,
+        uid=f"smartpole-{standard.pollutant}-over-{objective}",
         group="air-quality",
-        title=title,
-        sql=PanelSql(
-            f"""SELECT h.pole_id, {q.DISTRICT} AS district, {mean} AS {key}
-FROM env_hourly h JOIN poles p ON p.pole_id = h.pole_id
-WHERE $__timeFilter(h.bucket) AND h.{key}_count > 0
-GROUP BY h.pole_id, p.district
-ORDER BY h.pole_id""",
-            Shape.ALERT,
-            (text("pole_id"), text("district"), num(key, "conµgm3")),
-        ),
+        title=f"{field_spec.title} over the EU {period} {objective} value",
+        sql=q.pollutant_over(standard),
         lookback_s=lookback_s,
-        threshold=limit,
+        threshold=standard.threshold,
         pending_for="0s",
         severity="warning",
-        summary=summary,
+        summary=f"{field_spec.title} at {{{{ $labels.pole_id }}}}: {period} mean over "
+        f"{standard.threshold:g} {unit}.",
+        fires_when=(
+            f"an hourly mean of the last {lookback_s // 3600} hours"
+            if period == "hourly"
+            else f"the {lookback_s // 3600}-hour mean"
+        )
+        + f" > {standard_text(standard)}, {standard.rule_set.value}",
+        labels={
+            "pollutant": standard.pollutant,
+            "indicator": standard.indicator.value,
+            "rule_set": standard.rule_set.value,
+            "objective": standard.objective.value,
+        },
     )
 
 
-RULES: tuple[AlertRule, ...] = (
+FLEET_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         uid="smartpole-pole-offline",
         group="fleet",
         title="Pole offline",
-        sql=PanelSql(
-            f"""SELECT p.pole_id, {q.DISTRICT} AS district,
-       CASE WHEN p.status = 'offline' OR p.last_seen IS NULL
-              OR p.last_seen < now() - interval '{q.OFFLINE_AFTER}' THEN 1 ELSE 0 END
-         AS offline
-FROM poles p
-ORDER BY p.pole_id""",
-            Shape.ALERT,
-            (text("pole_id"), text("district"), num("offline")),
-        ),
+        sql=q.POLE_OFFLINE,
         lookback_s=600,
         threshold=0,
-        pending_for="5m",
+        pending_for=AGREES_WITH_API_FOR,
         severity="critical",
-        summary="Pole {{ $labels.pole_id }} is offline (last-will or no message for "
-        f"{q.OFFLINE_AFTER}).",
+        summary="Pole {{ $labels.pole_id }} is offline (last-will, or no message for longer "
+        "than the offline threshold).",
+        fires_when="`pole_health` says offline: last-will / status offline, or no message for "
+        f"`{OFFLINE_AFTER_VARIABLE}` (default {DEFAULT_OFFLINE_AFTER})",
     ),
     AlertRule(
         uid="smartpole-sensor-stale",
         group="fleet",
-        title="Env sensor stale",
-        sql=PanelSql(
-            f"""SELECT p.pole_id, {q.DISTRICT} AS district,
-       CASE WHEN env.observed_at IS NULL
-              OR env.observed_at < now() - interval '{q.SENSOR_STALE_AFTER}' THEN 1 ELSE 0 END
-         AS stale
-FROM poles p
-LEFT JOIN LATERAL (SELECT e.observed_at FROM env_readings e WHERE e.pole_id = p.pole_id
-                   ORDER BY e.observed_at DESC LIMIT 1) env ON true
-WHERE 'env' = ANY(p.capabilities) AND p.status <> 'offline'
-  AND p.last_seen >= now() - interval '{q.OFFLINE_AFTER}'
-ORDER BY p.pole_id""",
-            Shape.ALERT,
-            (text("pole_id"), text("district"), num("stale")),
-        ),
+        title="Sensor stale",
+        sql=q.SENSOR_STALE,
         lookback_s=600,
         threshold=0,
-        pending_for="5m",
+        pending_for=AGREES_WITH_API_FOR,
         severity="warning",
-        summary="Pole {{ $labels.pole_id }} is online but its env sensor sent nothing for "
-        f"{q.SENSOR_STALE_AFTER}.",
-    ),
-    _pollutant_rule(
-        uid="smartpole-pm10-over-limit",
-        title="PM10 over EU daily limit",
-        key="pm10",
-        lookback_s=86400,
-        limit=q.PM10_DAILY_LIMIT,
-        summary="PM10 24-hour mean at {{ $labels.pole_id }} is over "
-        f"{q.PM10_DAILY_LIMIT:g} µg/m³.",
-        mean="sum(h.pm10_sum) / sum(h.pm10_count)",
-    ),
-    _pollutant_rule(
-        uid="smartpole-no2-over-limit",
-        title="NO2 over EU hourly limit",
-        key="no2",
-        lookback_s=7200,
-        limit=q.NO2_HOURLY_LIMIT,
-        summary="An hourly NO₂ mean at {{ $labels.pole_id }} is over "
-        f"{q.NO2_HOURLY_LIMIT:g} µg/m³.",
-        mean="max(h.no2_sum / h.no2_count)",
-    ),
-    _pollutant_rule(
-        uid="smartpole-o3-over-target",
-        title="O3 over EU 8-hour target",
-        key="o3",
-        lookback_s=28800,
-        limit=q.O3_TARGET_8H,
-        summary="The 8-hour O₃ mean at {{ $labels.pole_id }} is over "
-        f"{q.O3_TARGET_8H:g} µg/m³.",
-        mean="sum(h.o3_sum) / sum(h.o3_count)",
+        summary="Pole {{ $labels.pole_id }} is online but its {{ $labels.sensor }} sensor "
+        "has sent nothing for longer than the stale threshold.",
+        fires_when="`pole_health` lists the sensor as stale: the pole is online but one "
+        f"installed family ({', '.join(c.value for c in Capability)}; one instance each) sent "
+        "no reading for "
+        f"`{STALE_SENSOR_AFTER_VARIABLE}` (default {DEFAULT_STALE_SENSOR_AFTER})",
     ),
     AlertRule(
         uid="smartpole-charger-faulted",
         group="fleet",
-        title="Charger Faulted",
-        sql=PanelSql(
-            f"""SELECT DISTINCT ON (e.pole_id, e.connector_id)
-       e.pole_id, {q.DISTRICT} AS district, e.connector_id::text AS connector,
-       e.error_code, CASE WHEN e.status = 'Faulted' THEN 1 ELSE 0 END AS faulted
-FROM ev_readings e JOIN poles p ON p.pole_id = e.pole_id
-WHERE e.observed_at > now() - interval '{q.EV_STATUS_HORIZON}'
-ORDER BY e.pole_id, e.connector_id, e.observed_at DESC""",
-            Shape.ALERT,
-            (
-                text("pole_id"),
-                text("district"),
-                text("connector"),
-                text("error_code"),
-                num("faulted"),
-            ),
-        ),
+        title="Charger faulted",
+        sql=q.CHARGER_FAULTED,
         lookback_s=600,
         threshold=0,
         pending_for="0s",
         severity="critical",
-        summary="Connector {{ $labels.connector }} of {{ $labels.pole_id }} is Faulted "
+        summary="Connector {{ $labels.connector }} of {{ $labels.pole_id }} is faulted "
         "({{ $labels.error_code }}).",
+        fires_when="`pole_health` lists the connector as faulted: its newest OCPP status is "
+        "Faulted or it reports an error code other than NoError",
     ),
     AlertRule(
         uid="smartpole-lamp-defective",
         group="fleet",
         title="Lamp defective",
-        sql=PanelSql(
-            f"""SELECT p.pole_id, {q.DISTRICT} AS district,
-       coalesce(l.lamp_status, 'ok') AS lamp_status,
-       CASE WHEN coalesce(l.lamp_status, 'ok') <> 'ok' THEN 1 ELSE 0 END AS defective
-FROM poles p
-{_LATEST_LAMP}
-WHERE l.observed_at IS NOT NULL
-ORDER BY p.pole_id""",
-            Shape.ALERT,
-            (text("pole_id"), text("district"), text("lamp_status"), num("defective")),
-        ),
+        sql=q.LAMP_DEFECTIVE,
         lookback_s=600,
         threshold=0,
         pending_for="15m",
         severity="warning",
         summary="Lamp at {{ $labels.pole_id }} reports {{ $labels.lamp_status }}.",
+        fires_when="`pole_health` says lamp fault: the newest lamp status is not `ok`",
     ),
     AlertRule(
         uid="smartpole-lamp-day-burning",
         group="fleet",
         title="Lamp burning in daylight",
-        sql=PanelSql(
-            f"""SELECT p.pole_id, {q.DISTRICT} AS district,
-       CASE WHEN l.power_state IN ('on', 'low')
-              AND {q.sun_elevation_deg("now()")} > {q.DAYLIGHT_SUN_ELEVATION_DEG}
-            THEN 1 ELSE 0 END AS day_burning
-FROM poles p
-{_LATEST_LAMP}
-WHERE $__timeFilter(l.observed_at) AND p.latitude IS NOT NULL AND p.longitude IS NOT NULL
-ORDER BY p.pole_id""",
-            Shape.ALERT,
-            (text("pole_id"), text("district"), num("day_burning")),
-        ),
+        sql=q.LAMP_DAY_BURNING,
         lookback_s=3600,
         threshold=0,
         pending_for="30m",
         severity="warning",
         summary="Lamp at {{ $labels.pole_id }} burns while the sun is up.",
+        fires_when="lamp on or dimmed while the sun is more than "
+        f"{DAY_BURNER_SUN_ELEVATION_DEG:g}° above the horizon at the pole",
     ),
 )
+
+# Every short-term EU standard in force gets a rule (the 2030 values are on the
+# Environment dashboard, not paged).
+AIR_QUALITY_RULES: tuple[AlertRule, ...] = tuple(
+    _pollutant_rule(s) for s in counted_standards() if s.rule_set is RULE_SET_IN_FORCE
+)
+RULES: tuple[AlertRule, ...] = FLEET_RULES + AIR_QUALITY_RULES
 
 GROUP_INTERVALS_S = {"fleet": 60, "air-quality": 300}
 
@@ -231,8 +190,8 @@ def rule_json(rule: AlertRule) -> dict[str, Any]:
         .for_val(rule.pending_for)
         .no_data_state("OK")
         .exec_err_state("Error")
-        .labels({"team": "smartpole", "severity": rule.severity})
-        .annotations({"summary": rule.summary})
+        .labels({"team": "smartpole", "severity": rule.severity, **rule.labels})
+        .annotations({"summary": rule.summary, "description": rule.fires_when})
         .with_query(
             alerting.Query("A")
             .datasource_uid(DATASOURCE_UID)

@@ -20,7 +20,9 @@ from typing import Any
 import yaml
 
 from dashboards import alerts
-from dashboards.build import DEFAULT_TIMEZONE, FOLDER_TITLE, FOLDER_UID, all_dashboards, render_json
+from dashboards.boards.common import DEFAULT_TIMEZONE
+from dashboards.build import all_dashboards, render_json
+from dashboards.panels import FOLDER_TITLE, FOLDER_UID
 from dashboards.sql import DATASOURCE_NAME, DATASOURCE_UID, POSTGRES_PLUGIN_ID
 
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -16,7 +16,9 @@ from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException
 
 from dashboards import alerts
-from dashboards.build import DEFAULT_TIMEZONE, FOLDER_TITLE, FOLDER_UID, all_dashboards
+from dashboards.boards.common import DEFAULT_TIMEZONE
+from dashboards.build import all_dashboards
+from dashboards.panels import FOLDER_TITLE, FOLDER_UID
 from dashboards.provisioning import datasource_definition
 from dashboards.sql import DATASOURCE_UID
 

@@ -82,6 +82,7 @@ class IngestService:
                 "batch_size": self.settings.ingest_batch_size,
                 "batch_max_age_ms": self.settings.ingest_batch_max_age_ms,
                 "client_id": self.settings.mqtt_client_id,
+                "mqtt_reader": self.settings.ingest_mqtt_reader,
             },
         )
         max_age_s = self.settings.ingest_batch_max_age_ms / 1000

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.catalogue import registry
-from models.vocabulary import PlugType
-
-Capability = Literal["env", "light", "wifi", "ev"]
+from models.vocabulary import Capability, Connectivity, PlugType
 
 
 class ConnectorPublic(BaseModel):
@@ -36,7 +34,7 @@ class PolePublic(BaseModel):
     district: str | None = Field(None, examples=["Mitte"])
     latitude: float | None = Field(None, description="WGS 84", examples=[52.5163])
     longitude: float | None = Field(None, description="WGS 84", examples=[13.3777])
-    capabilities: list[str] = Field(
+    capabilities: list[Capability] = Field(
         default_factory=list, description="Installed families", examples=[["env", "light", "ev"]]
     )
     connectors: list[ConnectorPublic] = Field(
@@ -55,8 +53,8 @@ class PolePublic(BaseModel):
     decommissioned_at: datetime | None = Field(
         None, description="When the pole was retired (retired poles are not listed)"
     )
-    status: Literal["online", "offline", "unknown"] = Field(
-        "unknown", description="From the retained status topic and the MQTT last-will"
+    status: Connectivity = Field(
+        Connectivity.UNKNOWN, description="From the retained status topic and the MQTT last-will"
     )
     status_since: datetime | None = None
     first_seen: datetime | None = Field(None, description="Platform clock")

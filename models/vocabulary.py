@@ -52,6 +52,15 @@ class PoleConnection(StrEnum):
     OFFLINE = "offline"
 
 
+class Connectivity(StrEnum):
+    """What the platform knows of a pole's connection: what its status topic said,
+    or unknown for a pole that was registered but never heard from."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
 class OcppStatus(StrEnum):
     """OCPP 1.6 ChargePointStatus."""
 

@@ -7,7 +7,9 @@ import random
 import re
 from dataclasses import dataclass, field
 
+from models.catalogue.families import CAPABILITY_FAMILIES
 from models.topics import POLE_ID_PATTERN, Family
+from models.vocabulary import Capability
 
 # Castrop-Rauxel's districts with approximate centres (offsets in km east and
 # north of the town centre at 51.55 N, 7.31 E), so a default fleet spreads
@@ -108,17 +110,20 @@ class PoleSpec:
     def __post_init__(self) -> None:
         if not POLE_ID_PATTERN.fullmatch(self.pole_id):
             raise ValueError(f"invalid pole id {self.pole_id!r}")
-        families = [Family.LIGHT]
+        installed = [Capability.LIGHT]
         if self.has_env:
-            families.append(Family.ENV)
+            installed.append(Capability.ENV)
         if self.has_wifi:
-            families.append(Family.WIFI)
+            installed.append(Capability.WIFI)
         if self.ev_connectors:
-            families.append(Family.EV)
-        object.__setattr__(self, "families", tuple(families))
+            installed.append(Capability.EV)
+        families = tuple(f for capability in installed for f in CAPABILITY_FAMILIES[capability])
+        object.__setattr__(self, "families", families)
 
     def capabilities(self) -> list[str]:
-        return sorted(family.value for family in self.families)
+        return sorted(
+            c.value for c in Capability if set(CAPABILITY_FAMILIES[c]) <= set(self.families)
+        )
 
 
 # Share of poles with each optional capability: every pole is a streetlight,

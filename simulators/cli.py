@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 from config.services import SimulatorSettings
+from models.catalogue.families import FAMILIES
 from models.topics import POLE_ID_PATTERN, Family
 from models.wire import DecodeLimits
 from simulators.city import (
@@ -55,6 +56,8 @@ from simulators.summary import RunSummary
 MAX_DURATION = timedelta(days=366)
 MAX_POLES = 100_000
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d)?")
+# The catalogue's expected reporting cadence (every reporting family has one).
+DEFAULT_INTERVAL = min(s.expected_cadence for s in FAMILIES.values() if s.expected_cadence)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 SCENARIOS = ("normal", "commissioning", *(f.value for f in Fault))
 
@@ -211,8 +214,9 @@ def _add_run_options(
     parser.add_argument(
         "--interval",
         type=parse_duration,
-        default=timedelta(seconds=60),
-        help="reporting interval of each family (default 60s)",
+        default=DEFAULT_INTERVAL,
+        help=f"reporting interval of each family (default {DEFAULT_INTERVAL.total_seconds():g}s, "
+        "the catalogue's expected cadence)",
     )
     parser.add_argument(
         "--timezone", default=None, help="local time of the city (default SMARTPOLE_TIMEZONE)"

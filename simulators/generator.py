@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from models.catalogue.families import FAMILIES, METRIC_FAMILIES
 from models.readings import MODEL_FOR_FAMILY, PoleStatus
 from models.topics import Family, PoleTopic
 from models.vocabulary import PoleConnection
@@ -455,13 +456,22 @@ def _chunks(readings: Sequence[_Pending]) -> Iterator[list[_Pending]]:
         yield chunk
 
 
-# One impossible value per family, each refused by the shared models.
-_OUT_OF_RANGE: dict[Family, tuple[tuple[str, float], ...]] = {
-    Family.ENV: (("pm10", 9999.0), ("relativeHumidity", 140.0), ("temperature", -99.0)),
-    Family.LIGHT: (("illuminanceLevel", 1.7), ("activePower", 12000.0)),
-    Family.WIFI: (("connectedClients", -3),),
-    Family.EV: (("chargingPower", 1200.0), ("totalActiveEnergyImport", -5.0)),
-}
+def _impossible_values(family: Family) -> tuple[tuple[str, float], ...]:
+    """Values just outside each metric's physical range in the catalogue (PM10 above
+    its maximum, a negative meter...), each refused by the shared models."""
+    values: list[tuple[str, float]] = []
+    for metric in FAMILIES[family].metrics:
+        integral = metric.pg_type in ("int4", "int8")
+        if metric.maximum is not None and metric.maximum < 1e9:
+            beyond = metric.maximum * 2 + 1
+            values.append((metric.wire, int(beyond) if integral else float(beyond)))
+        if metric.minimum is not None:
+            below = metric.minimum - max(1.0, abs(metric.minimum))
+            values.append((metric.wire, int(below) if integral else float(below)))
+    return tuple(values)
+
+
+_OUT_OF_RANGE = {family: _impossible_values(family) for family in METRIC_FAMILIES}
 
 
 def _out_of_range(wire: dict[str, Any], family: Family, rng: random.Random) -> dict[str, Any]:

@@ -21,16 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from models.catalogue.families import FAMILIES
 from models.topics import Family
 from simulators.generator import Action, Outgoing, QuarantineKey, StoredKey
 
-TABLE_FOR_FAMILY = {
-    Family.ENV: "env_readings",
-    Family.LIGHT: "light_readings",
-    Family.WIFI: "wifi_readings",
-    Family.EV: "ev_readings",
-    Family.STATUS: "status_events",
-}
+TABLE_FOR_FAMILY = {family: spec.table for family, spec in FAMILIES.items()}
 # Keys older than this behind a stream's newest one can no longer be hit
 # again (the largest accepted clock jump back is 30 min), so they are
 # forgotten: a day-long fleet run must not keep every key in memory.

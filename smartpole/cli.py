@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from config import ConfigError
 from config.base import ServiceSettings
-from smartpole.logs import configure_logging
+from config.logging_setup import configure_logging
 
 # Command -> module with `register(commands)`. Imported lazily: an ingest
 # worker should not pay for importing the API or the Grafana SDK at start-up.

@@ -261,6 +261,14 @@ def postgres_bindir() -> Path:
     )
 
 
+def timescaledb_installed(bindir: Path) -> bool:
+    """Whether this PostgreSQL installation has TimescaleDB (its loader library
+    beside the server's own libraries, as the timescaledb-2-postgresql-N package
+    puts it). The local cluster then preloads it, so `make run` takes the same
+    TimescaleDB path as production instead of stopping at "must be preloaded"."""
+    return (bindir.parent / "lib" / "timescaledb.so").is_file()
+
+
 def start_postgres(
     state_dir: Path, port: int, logs: Path, should_stop: Callable[[], bool]
 ) -> tuple[ManagedProcess, str]:
@@ -288,9 +296,12 @@ def start_postgres(
             raise LocalServiceError(f"initdb failed; see {initdb_log}")
     else:
         hand_over(datadir, user)  # a moved or restored folder still needs the right owner
+    preload = (
+        ["-c", "shared_preload_libraries=timescaledb"] if timescaledb_installed(bindir) else []
+    )
     server = start_process(
         "postgres",
-        [str(bindir / "postgres"), "-D", str(datadir), "-p", str(port),
+        [str(bindir / "postgres"), "-D", str(datadir), "-p", str(port), *preload,
          "-c", "listen_addresses=127.0.0.1",
          # TCP only: no socket file whose path could exceed the 107-byte limit
          # or land in a system folder we may not write.

@@ -34,7 +34,7 @@ from models.catalogue.health import (
     HealthThresholds,
 )
 from models.topics import Family
-from models.vocabulary import PoleConnection
+from models.vocabulary import Connectivity
 
 VIEW = "pole_health"
 THRESHOLDS_TABLE = "health_thresholds"
@@ -123,7 +123,7 @@ CROSS JOIN t
 CROSS JOIN LATERAL (
     SELECT now() AS checked_at,
            CASE WHEN p.status = {offline_status} THEN {offline_status}
-                WHEN p.last_seen IS NULL THEN 'unknown'
+                WHEN p.last_seen IS NULL THEN {unknown}
                 WHEN p.last_seen < now() - t.offline_after THEN {offline_status}
                 ELSE {online} END AS connection
 ) c
@@ -149,8 +149,9 @@ WHERE p.decommissioned_at IS NULL
         view=sql.Identifier(VIEW),
         offline=_threshold(OFFLINE_AFTER, DEFAULT_HEALTH.offline_after.total_seconds()),
         stale=_threshold(STALE_SENSOR_AFTER, DEFAULT_HEALTH.stale_sensor_after.total_seconds()),
-        online=sql.Literal(PoleConnection.ONLINE.value),
-        offline_status=sql.Literal(PoleConnection.OFFLINE.value),
+        online=sql.Literal(Connectivity.ONLINE.value),
+        offline_status=sql.Literal(Connectivity.OFFLINE.value),
+        unknown=sql.Literal(Connectivity.UNKNOWN.value),
         stale_checks=_stale_checks(),
         lamp_ok=sql.Literal(LAMP_OK.value),
         hotspot_faults=_literals(HOTSPOT_FAULT_STATUSES),

@@ -170,7 +170,28 @@ def migrate(
         recreate_view(conn)
         return report
     finally:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+        # A FATAL (a server that drops the session) leaves nothing to unlock, and
+        # the lock went with the session: say what happened, not "connection closed".
+        if not conn.closed:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+
+
+NOT_PRELOADED = (
+    "the timescaledb extension is installed on this PostgreSQL server but not preloaded: "
+    "add timescaledb to shared_preload_libraries in postgresql.conf "
+    "(shared_preload_libraries = 'timescaledb') and restart PostgreSQL"
+)
+
+
+def timescaledb_preloaded(conn: psycopg.Connection[Any]) -> bool:
+    """Whether TimescaleDB's loader runs in this server: it registers the setting
+    timescaledb.disable_load when shared_preload_libraries loads it."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'timescaledb.disable_load')"
+        " OR 'timescaledb' = ANY (string_to_array("
+        "      replace(current_setting('shared_preload_libraries'), ' ', ''), ','))"
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _enable_timescaledb(conn: psycopg.Connection[Any], mode: TimescaleMode) -> bool:
@@ -183,29 +204,69 @@ def _enable_timescaledb(conn: psycopg.Connection[Any], mode: TimescaleMode) -> b
                 "on this PostgreSQL server"
             )
         return False
+    # Checked before CREATE EXTENSION: without the preload, TimescaleDB raises a
+    # FATAL that drops the session (and with it this migration's lock).
+    if not timescaledb_preloaded(conn):
+        if mode == "on":
+            raise MigrationError(f"SMARTPOLE_TIMESCALEDB=on, but {NOT_PRELOADED}")
+        log.warning(
+            "%s; continuing on plain PostgreSQL (SMARTPOLE_TIMESCALEDB=off silences this, "
+            "=on makes it an error)",
+            NOT_PRELOADED,
+        )
+        return False
     conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
     return True
 
 
+_POLICIES = (
+    # (job procedure, config key, add function, remove function)
+    ("policy_compression", "compress_after", "add_compression_policy", "remove_compression_policy"),
+    ("policy_retention", "drop_after", "add_retention_policy", "remove_retention_policy"),
+)
+
+
 def apply_timescale_policies(conn: psycopg.Connection[Any], policy: StoragePolicy) -> None:
-    """Make the compression and retention jobs match the settings."""
+    """Make the compression and retention jobs match the settings, touching only the
+    jobs that differ: an unchanged job keeps its id, its history and any tuning an
+    operator did with alter_job (re-creating all of them on every migrate also made
+    every job fire at once, and compression and retention then collided)."""
+    wanted = {
+        "policy_compression": f"{policy.compress_after_days} days",
+        "policy_retention": f"{policy.retention_days} days" if policy.retention_days else None,
+    }
+    current = {
+        (str(proc), str(table)): config
+        for proc, table, config in conn.execute(
+            "SELECT proc_name, hypertable_name, config FROM timescaledb_information.jobs"
+            " WHERE proc_name IN ('policy_compression', 'policy_retention')"
+        )
+    }
     for table in READING_TABLES.values():
-        ident = sql.Literal(table)
-        conn.execute(
-            sql.SQL("SELECT remove_compression_policy({}, if_exists => true)").format(ident)
-        )
-        conn.execute(
-            sql.SQL("SELECT add_compression_policy({}, {}::interval)").format(
-                ident, sql.Literal(f"{policy.compress_after_days} days")
-            )
-        )
-        conn.execute(sql.SQL("SELECT remove_retention_policy({}, if_exists => true)").format(ident))
-        if policy.retention_days > 0:
-            conn.execute(
-                sql.SQL("SELECT add_retention_policy({}, {}::interval)").format(
-                    ident, sql.Literal(f"{policy.retention_days} days")
+        for proc, key, add, remove in _POLICIES:
+            want = wanted[proc]
+            config = current.get((proc, table))
+            have = None if config is None else config.get(key)
+            if have is not None and want is not None and _same_interval(conn, have, want):
+                continue
+            if config is not None:
+                conn.execute(
+                    sql.SQL("SELECT {}({}, if_exists => true)").format(
+                        sql.Identifier(remove), sql.Literal(table)
+                    )
                 )
-            )
+            if want is not None:
+                conn.execute(
+                    sql.SQL("SELECT {}({}, {}::interval)").format(
+                        sql.Identifier(add), sql.Literal(table), sql.Literal(want)
+                    )
+                )
+                log.info("TimescaleDB %s of %s set to %s", proc, table, want)
+
+
+def _same_interval(conn: psycopg.Connection[Any], have: str, want: str) -> bool:
+    row = conn.execute("SELECT %s::interval = %s::interval", (have, want)).fetchone()
+    return bool(row and row[0])
 
 
 def pending_migrations(conn: psycopg.Connection[Any]) -> list[str]:

@@ -16,14 +16,15 @@ from api.params import (
     DistrictQuery,
     FromQuery,
     LimitQuery,
+    MetricFamily,
     ToQuery,
     TzQuery,
+    as_family,
     time_range,
 )
 from api.problems import COMMON_PROBLEMS, not_found, problem_response_doc
 from api.routes.common import next_link, respond
 from api.schemas import AggregatePoint, AggregateSeries
-from models.topics import Family
 from storage.queries import aggregates as aggregate_queries
 from storage.queries.aggregates import NO_DISTRICT
 from storage.queries.catalog import SERIES_METRICS, Aggregate, find_metric
@@ -44,7 +45,7 @@ def aggregates(
     state: State,
     db: Db,
     zones: Zones,
-    family: Annotated[Family, Path(examples=["env"])],
+    family: Annotated[MetricFamily, Path(examples=["env"])],
     metric: Annotated[str, Path(pattern=r"^[a-z0-9_]{1,40}$", examples=["pm10"])],
     group: Annotated[
         Literal["city", "district"], Query(description="One value for the city or per district")
@@ -60,7 +61,7 @@ def aggregates(
 ) -> Response:
     """A metric over all poles of the city, or per district, in buckets local to `tz`.
     Averages weigh every reading equally (sum over count)."""
-    found = find_metric(family, metric)
+    found = find_metric(as_family(family), metric)
     if found is None:
         known = ", ".join(SERIES_METRICS.get(family, {})) or "none"
         raise not_found(f"family {family.value!r} has no metric {metric!r} (known: {known})")

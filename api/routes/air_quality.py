@@ -1,26 +1,45 @@
-"""Air quality against the EU limits of Directive 2008/50/EC."""
+"""Air quality against the EU standards of the domain catalogue."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.cursors import decode_cursor
 from api.deps import Db, State, Zones, page_size
-from api.params import CursorQuery, DistrictQuery, LimitQuery, TzQuery
+from api.params import CursorQuery, DistrictQuery, LimitQuery, PoleQuery, TzQuery
 from api.problems import COMMON_PROBLEMS
 from api.routes.common import next_link, respond
-from api.routes.ev import PoleQuery
 from api.schemas import ExceedanceList, Exceedances
+from models.catalogue.air_quality import MIN_HOURS_FOR_8H_MEAN, MIN_HOURS_FOR_DAILY_MEAN
 from storage.queries import air_quality as aq_queries
+from storage.queries.air_quality import ExceedanceRules
 
 router = APIRouter(prefix="/v1/air-quality", tags=["air quality"])
 
 
-@router.get("/exceedances", response_model=ExceedanceList, responses=COMMON_PROBLEMS)
+_NOW = ExceedanceRules.for_year(datetime.now(UTC).year)
+DESCRIPTION = (
+    "Per pole and year, against the EU standards in force for that year "
+    f"(this year: {_NOW.pm10_daily.rule_set}): PM10 days with a daily mean over "
+    f"{_NOW.pm10_daily.threshold:g} µg/m³ ({_NOW.pm10_daily.allowed_exceedances} allowed; a day "
+    f"needs {MIN_HOURS_FOR_DAILY_MEAN} hourly means), NO2 hours with an hourly mean over "
+    f"{_NOW.no2_hourly.threshold:g} µg/m³ ({_NOW.no2_hourly.allowed_exceedances} allowed), O3 "
+    f"days whose maximum 8-hour mean exceeds {_NOW.o3_8h.threshold:g} µg/m³ (target: "
+    f"{_NOW.o3_8h.allowed_exceedances}, averaged over {_NOW.o3_8h.averaged_over_years} years; "
+    f"an 8-hour mean needs {MIN_HOURS_FOR_8H_MEAN} hourly means)."
+)
+
+
+@router.get(
+    "/exceedances",
+    response_model=ExceedanceList,
+    responses=COMMON_PROBLEMS,
+    description=DESCRIPTION,
+)
 def exceedances(
     *,
     request: Request,
@@ -36,9 +55,6 @@ def exceedances(
     limit: LimitQuery = None,
     cursor: CursorQuery = None,
 ) -> Response:
-    """Per pole and year: PM10 days with a daily mean > 50 µg/m³ (35 allowed), NO2
-    hours with an hourly mean > 200 µg/m³ (18 allowed), O3 days whose maximum
-    8-hour mean > 120 µg/m³ (target: 25, averaged over three years)."""
     zone = zones.resolve(tz)
     chosen_year = year or datetime.now(UTC).year
     after = decode_cursor(cursor, "exceedances", (str,))[0] if cursor else None
@@ -53,14 +69,29 @@ def exceedances(
             after=after,
             limit=size,
         )
+    rules = ExceedanceRules.for_year(chosen_year)
     key = [rows[-1]["pole_id"]] if rows else None
     return respond(
         request,
         state,
         ExceedanceList(
             tz=zone,
-            items=[Exceedances.model_validate({**r, "year": chosen_year}) for r in rows],
+            items=[_exceedances(r, chosen_year, rules) for r in rows],
             next=next_link(request, rows, size, "exceedances", key),
             license=state.license,
         ),
+    )
+
+
+def _exceedances(row: dict[str, Any], year: int, rules: ExceedanceRules) -> Exceedances:
+    return Exceedances(
+        **row,
+        year=year,
+        rule_set=rules.pm10_daily.rule_set.value,
+        pm10_daily_limit=rules.pm10_daily.threshold,
+        pm10_days_allowed=rules.pm10_daily.allowed_exceedances or 0,
+        no2_hourly_limit=rules.no2_hourly.threshold,
+        no2_hours_allowed=rules.no2_hourly.allowed_exceedances or 0,
+        o3_8h_target=rules.o3_8h.threshold,
+        o3_days_allowed=rules.o3_8h.allowed_exceedances or 0,
     )

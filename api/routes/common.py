@@ -12,11 +12,11 @@ from starlette.responses import Response
 
 from api.cursors import encode_cursor
 from api.deps import ApiState
-from api.responses import cached_json
+from api.responses import json_with_etag
 
 
 def respond(request: Request, state: ApiState, model: BaseModel) -> Response:
-    return cached_json(request, model, state.settings.api_cache_max_age_s, state.license)
+    return json_with_etag(request, model, state.settings.api_cache_max_age_s, state.license)
 
 
 def next_link(

@@ -16,6 +16,7 @@ from api.params import (
     DistrictQuery,
     FromQuery,
     LimitQuery,
+    PoleQuery,
     ToQuery,
     TzQuery,
     time_range,
@@ -30,16 +31,11 @@ from api.schemas import (
     EnergyPoint,
     SessionList,
 )
-from models.topics import POLE_ID_PATTERN
 from models.vocabulary import OcppStatus
 from storage.queries import ev as ev_queries
 from storage.queries.aggregates import NO_DISTRICT
 
 router = APIRouter(prefix="/v1/ev", tags=["ev charging"])
-
-PoleQuery = Annotated[
-    str | None, Query(pattern=f"^{POLE_ID_PATTERN.pattern}$", description="Only this pole")
-]
 
 
 @router.get("/connectors", response_model=ConnectorList, responses=COMMON_PROBLEMS)

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.cursors import decode_cursor
 from api.deps import Db, State, page_size
-from api.params import CursorQuery, DistrictQuery, LimitQuery, PoleIdPath
-from api.problems import COMMON_PROBLEMS, not_found, problem_response_doc
-from api.routes.common import next_link, respond
-from api.schemas import (
-    CityLatest,
-    CityLatestItem,
-    ConnectorValues,
-    EnvValues,
-    LightValues,
-    PoleLatest,
-    WifiValues,
+from api.params import (
+    CursorQuery,
+    DistrictQuery,
+    LimitQuery,
+    PoleIdPath,
+    SingleReadingFamily,
+    as_family,
 )
+from api.problems import COMMON_PROBLEMS, not_found, problem_response_doc
+from api.reading_schemas import ConnectorValues, EnvValues, LightValues, WifiValues
+from api.routes.common import next_link, respond
+from api.schemas import CityLatest, CityLatestItem, PoleLatest
 from models.topics import Family
 from storage.queries import latest as latest_queries
 from storage.queries import poles as pole_queries
@@ -60,9 +60,6 @@ def pole_latest(request: Request, state: State, db: Db, pole_id: PoleIdPath) -> 
     )
 
 
-_FAMILIES = {"env": Family.ENV, "light": Family.LIGHT, "wifi": Family.WIFI}
-
-
 @router.get("/latest", response_model=CityLatest, responses=COMMON_PROBLEMS)
 def city_latest(
     *,
@@ -70,19 +67,19 @@ def city_latest(
     state: State,
     db: Db,
     family: Annotated[
-        Literal["env", "light", "wifi"],
+        SingleReadingFamily,
         Query(description="Which family (EV connectors: /v1/ev/connectors)"),
-    ] = "env",
+    ] = SingleReadingFamily.ENV,
     district: DistrictQuery = None,
     limit: LimitQuery = None,
     cursor: CursorQuery = None,
 ) -> Response:
     """The newest reading of one family for every pole of the city (or a district),
     one page ordered by pole id. Poles that never sent this family are left out."""
-    after = decode_cursor(cursor, f"latest-{family}", (str,))[0] if cursor else None
+    after = decode_cursor(cursor, f"latest-{family.value}", (str,))[0] if cursor else None
     size = page_size(state, limit)
     with db.connection() as conn:
-        rows = latest_queries.latest_of_city(conn, _FAMILIES[family], district, after, size)
+        rows = latest_queries.latest_of_city(conn, as_family(family), district, after, size)
     items = [
         CityLatestItem(pole_id=r["pole_id"], district=r["district"], reading=_reading(r))
         for r in rows
@@ -92,9 +89,9 @@ def city_latest(
         request,
         state,
         CityLatest(
-            family=family,
+            family=family.value,
             items=items,
-            next=next_link(request, rows, size, f"latest-{family}", key),
+            next=next_link(request, rows, size, f"latest-{family.value}", key),
             license=state.license,
         ),
     )

@@ -16,6 +16,10 @@ from models.catalogue.health import DEFAULT_HEALTH
 from storage.queries import health as health_queries
 
 log = logging.getLogger(__name__)
+# /health answers within this even when the database is away (a load balancer
+# or orchestrator polls it; waiting the full pool timeout would look like a hang).
+HEALTH_DB_WAIT_S = 2.0
+
 router = APIRouter(tags=["operations"])
 
 
@@ -28,7 +32,7 @@ def health(state: State) -> Response:
     """Database reachable? TimescaleDB active? How old is the newest ingested message?"""
     assert state.pool is not None
     try:
-        with state.pool.connection(timeout=5) as conn:
+        with state.pool.connection(timeout=HEALTH_DB_WAIT_S) as conn:
             facts = health_queries.platform_facts(conn)
     except (psycopg.OperationalError, PoolTimeout) as exc:
         log.warning("health: database unreachable: %s", exc)

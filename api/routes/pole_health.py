@@ -17,10 +17,9 @@ from starlette.responses import Response
 
 from api.cursors import decode_cursor
 from api.deps import Db, State, page_size
-from api.params import CursorQuery, DistrictQuery, LimitQuery
+from api.params import CursorQuery, DistrictQuery, LimitQuery, PoleQuery
 from api.problems import COMMON_PROBLEMS
 from api.routes.common import next_link, respond
-from api.routes.ev import PoleQuery
 from api.schemas import ChargerFault, PoleHealth, PoleHealthList
 from models.vocabulary import PoleConnection
 from storage.queries import health as health_queries

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from api.cursors import decode_cursor
-from api.deps import Db, State, page_size
+from api.deps import Db, State, page_size, stream_holding_a_slot
 from api.params import (
     SAFE_TEXT,
     CursorQuery,
@@ -23,7 +23,8 @@ from api.problems import COMMON_PROBLEMS, not_found, problem_response_doc
 from api.responses import license_link
 from api.routes.common import next_link, respond
 from api.schemas import PoleDetail, PoleList
-from models.api import Capability, PolePublic
+from models.api import PolePublic
+from models.vocabulary import Capability
 from storage.queries import poles as pole_queries
 from storage.queries.poles import BoundingBox, PoleFilter
 
@@ -130,7 +131,7 @@ def poles_geojson(
     pool = state.pool
     lic = state.license
 
-    def features() -> Iterator[bytes]:
+    def features() -> Iterator[bytes]:  # runs while the response is sent
         yield b'{"type":"FeatureCollection","license":' + lic.model_dump_json().encode()
         yield b',"features":['
         first = True
@@ -145,7 +146,7 @@ def poles_geojson(
         yield b"]}"
 
     return StreamingResponse(
-        features(),
+        stream_holding_a_slot(state, features),
         media_type="application/geo+json",
         headers={
             "Link": license_link(lic),

@@ -14,15 +14,17 @@ from pydantic import TypeAdapter
 from starlette.responses import Response, StreamingResponse
 
 from api.cursors import decode_cursor
-from api.deps import ApiState, Db, State, Zones, page_size
+from api.deps import ApiState, Db, State, Zones, page_size, stream_holding_a_slot
 from api.params import (
     CursorQuery,
     FromQuery,
     LimitQuery,
+    MetricFamily,
     PoleIdPath,
     TimeRange,
     ToQuery,
     TzQuery,
+    as_family,
     time_range,
 )
 from api.problems import COMMON_PROBLEMS, bad_parameter, not_found, problem_response_doc
@@ -46,21 +48,17 @@ DEFAULT_SPAN: dict[str, timedelta] = {
 }
 
 SeriesFamily = Annotated[
-    Family,
+    MetricFamily,
     Path(description="Metric family (status has no numeric series)", examples=["env"]),
 ]
 MetricPath = Annotated[
     str,
     Path(
         pattern=r"^[a-z0-9_]{1,40}$",
-        description="Metric: env: "
-        + ", ".join(SERIES_METRICS[Family.ENV])
-        + "; light: "
-        + ", ".join(SERIES_METRICS[Family.LIGHT])
-        + "; wifi: "
-        + ", ".join(SERIES_METRICS[Family.WIFI])
-        + "; ev: "
-        + ", ".join(SERIES_METRICS[Family.EV]),
+        description="Metric: "
+        + "; ".join(
+            f"{family.value}: {', '.join(metrics)}" for family, metrics in SERIES_METRICS.items()
+        ),
         examples=["pm10"],
     ),
 ]
@@ -165,7 +163,7 @@ def series(
         state=state,
         zones=zones,
         pole_id=pole_id,
-        family=family,
+        family=as_family(family),
         metric_name=metric,
         interval=interval,
         agg=agg,
@@ -222,6 +220,7 @@ def series(
 def export_series(
     *,
     state: State,
+    db: Db,
     zones: Zones,
     pole_id: PoleIdPath,
     family: SeriesFamily,
@@ -238,7 +237,7 @@ def export_series(
         state=state,
         zones=zones,
         pole_id=pole_id,
-        family=family,
+        family=as_family(family),
         metric_name=metric,
         interval=interval,
         agg=agg,
@@ -251,17 +250,17 @@ def export_series(
     pool = state.pool
     assert pool is not None
 
-    with pool.connection() as conn:  # fail before the 200 goes out
+    with db.connection() as conn:  # fail before the 200 goes out
         _require_pole(conn, pole_id)
 
-    def rows() -> Iterator[bytes]:
+    def rows() -> Iterator[bytes]:  # runs while the response is sent
         with pool.connection() as conn:
             yield from series_queries.export_series_csv(conn, req)
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     filename = f"{pole_id}_{family.value}_{req.metric.name}_{interval}_{stamp}.csv"
     return StreamingResponse(
-        rows(),
+        stream_holding_a_slot(state, rows),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',

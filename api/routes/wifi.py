@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -13,6 +13,7 @@ from api.params import CursorQuery, DistrictQuery, LimitQuery
 from api.problems import COMMON_PROBLEMS
 from api.routes.common import next_link, respond
 from api.schemas import Hotspot, HotspotList
+from models.vocabulary import WifiStatus
 from storage.queries import wifi as wifi_queries
 
 router = APIRouter(prefix="/v1/wifi", tags=["wifi"])
@@ -24,7 +25,7 @@ def hotspots(
     request: Request,
     state: State,
     db: Db,
-    status: Annotated[Literal["up", "down", "degraded"] | None, Query()] = None,
+    status: Annotated[WifiStatus | None, Query()] = None,
     district: DistrictQuery = None,
     limit: LimitQuery = None,
     cursor: CursorQuery = None,

@@ -6,11 +6,18 @@ them from here. Each value carries the directive, annex and table it comes
 from (Official Journal: Directive 2008/50/EC, OJ L 152, 11.6.2008, p. 1;
 Directive (EU) 2024/2881, OJ L, 2024/2881, 20.11.2024).
 
-Which set applies to a data year: the 2008/50/EC values (carried over into
-Annex I, Table 2 of 2024/2881, which repeals 2008/50/EC from 12 December
-2026) up to and including 2029; the 2024/2881 Annex I, Table 1 values from
-1 January 2030. The 2030 values are also the target a city reports its
-progress against before then (`RuleSet.EU_2030`).
+Which set applies to a data year: the 2008/50/EC values up to and including
+2029 (2024/2881 repeals 2008/50/EC with effect from 12 December 2026, Art. 31,
+and carries the same numbers forward in Annex I, Section 1, Table 2); the
+2024/2881 Annex I, Section 1, Table 1 values from 1 January 2030. The 2030
+values are also the target a city reports its progress against before then
+(`RuleSet.EU_2030`).
+
+Checked against: 2008/50/EC Annexes VII, XI, XII, XIV (via the consolidated
+English text and the German transposition, 39. BImSchV Anlagen 7, 11, 12);
+2024/2881 Annex I via a transcription of the OJ text, cross-checked for PM and
+annual NO2 with two German state publications. Project notes:
+docs/domain-sources.md lists every source.
 """
 
 from __future__ import annotations
@@ -125,6 +132,33 @@ MIN_ANNUAL_CAPTURE = 0.90
 # Official statistics use CET (UTC+1, no daylight saving), as the EU ozone rules
 # and the German Environment Agency's tabulations do.
 STATISTICS_UTC_OFFSET_HOURS = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DataQualityObjective:
+    """What a measurement must achieve to count, per pollutant (2008/50/EC Annex I,
+    Section A): the relative uncertainty at the limit value, and the data capture."""
+
+    pollutant: str
+    fixed_uncertainty: float  # reference-grade ("fixed") measurements
+    indicative_uncertainty: float  # indicative measurements: the best a low-cost sensor can be
+    min_data_capture: float
+    citation: str = f"{_2008}, Annex I, A"
+
+
+DATA_QUALITY_OBJECTIVES: dict[str, DataQualityObjective] = {
+    "pm10": DataQualityObjective("pm10", 0.25, 0.50, 0.90),
+    "pm25": DataQualityObjective("pm25", 0.25, 0.50, 0.90),
+    "no2": DataQualityObjective("no2", 0.15, 0.25, 0.90),
+    "o3": DataQualityObjective("o3", 0.15, 0.30, 0.90),
+}
+# A sensor on a lamp post is not a reference instrument: its data are at best
+# indicative measurements (2008/50/EC Art. 2(25); 2024/2881 Art. 4(23)).
+INDICATIVE_NOTICE = (
+    "Indicative measurement from a low-cost sensor on a street pole, not a reference "
+    "measurement under Directive 2008/50/EC Annex I; judged against the data quality "
+    "objectives for indicative measurements."
+)
 
 
 def standards(

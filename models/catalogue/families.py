@@ -63,6 +63,16 @@ class FieldSpec:
     vocabulary: type[StrEnum] | None = None
     required: bool = False
     default: StrEnum | None = None
+    # The public name of what is observed (SensorThings ObservedProperty name; for
+    # pollutants the names FROST's EEA importer uses) and a vocabulary URI defining it.
+    label: str = ""
+    definition: str = ""
+    # The label as people read it (subscripts): NO₂.
+    display: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.display or self.label or self.column
 
     @property
     def is_metric(self) -> bool:
@@ -119,7 +129,16 @@ class FamilySpec:
         raise KeyError(f"family {self.family.value} has no field {column!r}")
 
 
-def _concentration(column: str, description: str) -> FieldSpec:
+# ObservedProperty definitions: the EEA's air-quality pollutant vocabulary for the
+# regulated pollutants (as FROST's EEA importer and the EEA's e-reporting use it),
+# QUDT quantity kinds for the rest.
+EEA_POLLUTANT = "http://dd.eionet.europa.eu/vocabulary/aq/pollutant/"
+QUDT_KIND = "http://qudt.org/vocab/quantitykind/"
+
+
+def _concentration(
+    column: str, description: str, label: str, eea_id: int, display: str
+) -> FieldSpec:
     return FieldSpec(
         column,
         column,
@@ -129,12 +148,24 @@ def _concentration(column: str, description: str) -> FieldSpec:
         unit=units.MICROGRAM_PER_CUBIC_METRE,
         minimum=0.0,
         maximum=5000.0,
+        label=label,
+        definition=f"{EEA_POLLUTANT}{eea_id}",
+        display=display,
     )
 
 
 def _sound_level(column: str, wire: str, description: str, how: Aggregation) -> FieldSpec:
     return FieldSpec(
-        column, wire, "float4", description, how, unit=units.DECIBEL_A, minimum=0.0, maximum=160.0
+        column,
+        wire,
+        "float4",
+        description,
+        how,
+        unit=units.DECIBEL_A,
+        minimum=0.0,
+        maximum=160.0,
+        label=wire,
+        definition=QUDT_KIND + "SoundPressureLevel",
     )
 
 
@@ -148,10 +179,12 @@ def _energy_meter(description: str) -> FieldSpec:
         unit=units.KILOWATT_HOUR,
         minimum=0.0,
         maximum=1e9,
+        label="Energy imported",
+        definition=QUDT_KIND + "Energy",
     )
 
 
-def _byte_counter(column: str, wire: str, description: str) -> FieldSpec:
+def _byte_counter(column: str, wire: str, description: str, label: str) -> FieldSpec:
     return FieldSpec(
         column,
         wire,
@@ -161,6 +194,8 @@ def _byte_counter(column: str, wire: str, description: str) -> FieldSpec:
         unit=units.BYTE,
         minimum=0,
         maximum=2**63 - 1,
+        label=label,
+        definition=QUDT_KIND + "InformationEntropy",
     )
 
 
@@ -175,16 +210,19 @@ ENV = FamilySpec(
     sensor="environment sensor head (optical particle counter, electrochemical gas "
     "cells, weather sensors, sound level meter)",
     fields=(
-        _concentration("pm25", "PM2.5 concentration"),
-        _concentration("pm10", "PM10 concentration"),
-        _concentration("no2", "Nitrogen dioxide concentration"),
-        _concentration("o3", "Ozone concentration"),
+        _concentration("pm25", "PM2.5 concentration", "PM2.5", 6001, "PM2.5"),
+        _concentration("pm10", "PM10 concentration", "PM10", 5, "PM10"),
+        _concentration("no2", "Nitrogen dioxide concentration", "NO2", 8, "NO₂"),
+        _concentration("o3", "Ozone concentration", "O3", 7, "O₃"),
         FieldSpec("temperature", "temperature", "float4", "Air temperature", Aggregation.MEAN,
-                  unit=units.DEGREE_CELSIUS, minimum=-60.0, maximum=70.0),
+                  unit=units.DEGREE_CELSIUS, minimum=-60.0, maximum=70.0,
+                  label="Air temperature", definition=QUDT_KIND + "Temperature"),
         FieldSpec("relative_humidity", "relativeHumidity", "float4", "Relative humidity",
-                  Aggregation.MEAN, unit=units.PERCENT, minimum=0.0, maximum=100.0),
+                  Aggregation.MEAN, unit=units.PERCENT, minimum=0.0, maximum=100.0,
+                  label="Relative humidity", definition=QUDT_KIND + "RelativeHumidity"),
         FieldSpec("atmospheric_pressure", "atmosphericPressure", "float4", "Air pressure",
-                  Aggregation.MEAN, unit=units.HECTOPASCAL, minimum=800.0, maximum=1100.0),
+                  Aggregation.MEAN, unit=units.HECTOPASCAL, minimum=800.0, maximum=1100.0,
+                  label="Air pressure", definition=QUDT_KIND + "AtmosphericPressure"),
         _sound_level("laeq", "LAeq", "A-weighted equivalent sound level",
                      Aggregation.ENERGY_MEAN),
         _sound_level("lamax", "LAmax", "A-weighted maximum sound level", Aggregation.MAX),
@@ -205,9 +243,11 @@ LIGHT = FamilySpec(
                   Aggregation.LAST, vocabulary=PowerState, required=True),
         FieldSpec("illuminance_level", "illuminanceLevel", "float4",
                   "Dim level, 0 (off) to 1 (full)", Aggregation.MEAN, unit=units.FRACTION,
-                  minimum=0.0, maximum=1.0),
+                  minimum=0.0, maximum=1.0, label="Dim level",
+                  definition=QUDT_KIND + "DimensionlessRatio"),
         FieldSpec("active_power", "activePower", "float4", "Lamp power draw", Aggregation.MEAN,
-                  unit=units.WATT, minimum=0.0, maximum=5000.0),
+                  unit=units.WATT, minimum=0.0, maximum=5000.0, label="Lamp power",
+                  definition=QUDT_KIND + "ActivePower"),
         _energy_meter("Lamp energy meter"),
         FieldSpec("lamp_status", "status", "text", "Lamp health (FIWARE Streetlight status)",
                   Aggregation.LAST, vocabulary=LampStatus),
@@ -228,9 +268,11 @@ WIFI = FamilySpec(
                   vocabulary=WifiStatus, required=True),
         FieldSpec("connected_clients", "connectedClients", "int4",
                   "Clients connected to the hotspot", Aggregation.MEAN, unit=units.CLIENTS,
-                  minimum=0, maximum=10_000, required=True),
-        _byte_counter("bytes_in", "bytesIn", "Bytes received since boot (counter)"),
-        _byte_counter("bytes_out", "bytesOut", "Bytes sent since boot (counter)"),
+                  minimum=0, maximum=10_000, required=True, label="Connected clients",
+                  definition=QUDT_KIND + "Count"),
+        _byte_counter("bytes_in", "bytesIn", "Bytes received since boot (counter)",
+                      "Bytes received"),
+        _byte_counter("bytes_out", "bytesOut", "Bytes sent since boot (counter)", "Bytes sent"),
     ),
 )  # fmt: skip
 
@@ -250,7 +292,8 @@ EV = FamilySpec(
                   vocabulary=OcppErrorCode, default=OcppErrorCode.NO_ERROR),
         FieldSpec("charging_power", "chargingPower", "float4",
                   "Power delivered by the connector", Aggregation.MEAN, unit=units.KILOWATT,
-                  minimum=0.0, maximum=400.0),
+                  minimum=0.0, maximum=400.0, label="Charging power",
+                  definition=QUDT_KIND + "ActivePower"),
         _energy_meter("Connector energy meter"),
         FieldSpec("transaction_id", "transactionId", "text",
                   "Charging session id, while one runs", Aggregation.LAST),

@@ -1,30 +1,52 @@
-"""EU air-quality limit exceedances (Directive 2008/50/EC), per pole and year.
-
-Counted from the hourly rollup, in local days of the requested time zone:
-- PM10: days whose daily mean exceeds 50 µg/m³ (35 allowed a year). A daily
-  mean needs 18 hourly means (75 % coverage, Annex VII).
-- NO2: hours whose hourly mean exceeds 200 µg/m³ (18 allowed a year).
-- O3: days whose maximum 8-hour running mean exceeds 120 µg/m³ (target value:
-  25 days a year averaged over 3 years). Each 8-hour mean needs 6 of its 8
-  hourly means and belongs to the day it ends in, so the day's windows run
-  from 17:00-01:00 to 16:00-24:00 (Annex VII).
+"""EU air-quality limit exceedances per pole and year, counted from the hourly
+rollup in local days of the requested time zone, with the limit values and
+data-capture rules of the domain catalogue (`models.catalogue.air_quality`,
+the rule set in force for the year):
+- PM10: days whose daily mean exceeds the daily limit value. A daily mean
+  needs MIN_HOURS_FOR_DAILY_MEAN hourly means.
+- NO2: hours whose hourly mean exceeds the hourly limit value.
+- O3: days whose maximum 8-hour running mean exceeds the target value. Each
+  8-hour mean needs MIN_HOURS_FOR_8H_MEAN of its 8 hourly means and belongs
+  to the day it ends in, so the day's windows run from 17:00-01:00 to
+  16:00-24:00.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
-PM10_DAILY_LIMIT = 50.0
-NO2_HOURLY_LIMIT = 200.0
-O3_8H_TARGET = 120.0
-PM10_DAYS_ALLOWED = 35
-NO2_HOURS_ALLOWED = 18
-O3_DAYS_ALLOWED = 25
-MIN_HOURS_FOR_DAILY_MEAN = 18
-MIN_HOURS_FOR_8H_MEAN = 6
+from models.catalogue.air_quality import (
+    MIN_HOURS_FOR_8H_MEAN,
+    MIN_HOURS_FOR_DAILY_MEAN,
+    AirQualityStandard,
+    Indicator,
+    Objective,
+    rule_set_in_force,
+    standard,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExceedanceRules:
+    """The three standards the exceedance counts are judged against in one year."""
+
+    pm10_daily: AirQualityStandard
+    no2_hourly: AirQualityStandard
+    o3_8h: AirQualityStandard
+
+    @classmethod
+    def for_year(cls, year: int) -> ExceedanceRules:
+        rules = rule_set_in_force(year)
+        return cls(
+            pm10_daily=standard("pm10", Indicator.DAILY_MEAN, rules),
+            no2_hourly=standard("no2", Indicator.HOURLY_MEAN, rules),
+            o3_8h=standard("o3", Indicator.MAX_DAILY_8H_MEAN, rules, Objective.TARGET_VALUE),
+        )
+
 
 EXCEEDANCES_SQL = """
 WITH page AS (
@@ -97,6 +119,7 @@ def exceedances(
     after: str | None,
     limit: int,
 ) -> list[dict[str, Any]]:
+    rules = ExceedanceRules.for_year(year)
     params = {
         "year": year,
         "tz": tz,
@@ -106,9 +129,9 @@ def exceedances(
         "limit": limit,
         "min_daily_hours": MIN_HOURS_FOR_DAILY_MEAN,
         "min_8h_hours": MIN_HOURS_FOR_8H_MEAN,
-        "pm10_limit": PM10_DAILY_LIMIT,
-        "no2_limit": NO2_HOURLY_LIMIT,
-        "o3_target": O3_8H_TARGET,
+        "pm10_limit": rules.pm10_daily.threshold,
+        "no2_limit": rules.no2_hourly.threshold,
+        "o3_target": rules.o3_8h.threshold,
     }
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(EXCEEDANCES_SQL, params)

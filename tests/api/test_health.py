@@ -90,7 +90,8 @@ def test_service_health_and_metrics(client: httpx.Client, put: Put) -> None:
 def test_health_reports_an_unreachable_database(
     api_settings: ApiSettings, database_url: str
 ) -> None:
-    with run_api(api_settings) as running, httpx.Client(base_url=running.url) as http:
+    # Requests wait for a connection up to the pool's timeout (10 s) before a 503.
+    with run_api(api_settings) as running, httpx.Client(base_url=running.url, timeout=30) as http:
         with psycopg.connect(
             database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True
         ) as admin:

@@ -22,6 +22,7 @@ import httpx
 import psycopg
 import pytest
 
+from api.app import create_app
 from api.response_cache import (
     MAX_ENTRY_BYTES,
     MAX_KEY_BYTES,
@@ -33,22 +34,39 @@ from config.services import ApiSettings
 from models.topics import Family
 from storage.queries import poles as pole_queries
 from storage.queries import series as series_queries
-from tests.api.conftest import ADMIN_KEY, Put, problem, register_pole, run_api
+from tests.api.conftest import ADMIN_KEY, Put, RunningApi, problem, register_pole
 
 START = datetime(2026, 5, 4, tzinfo=UTC)
 SERIES = "/v1/poles/P1/series/env/pm10"
 WEEK = {"from": START.isoformat(), "to": (START + timedelta(days=7)).isoformat()}
 
 
+class ManualClock:
+    """The response cache's clock, moved by the test instead of waited for."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @contextmanager
-def cached_api(database_url: str, ttl_s: float) -> Iterator[httpx.Client]:
+def cached_api(
+    database_url: str, ttl_s: float, clock: ManualClock | None = None
+) -> Iterator[httpx.Client]:
     settings = ApiSettings(
         database_url=database_url,
         api_key=ADMIN_KEY,  # type: ignore[arg-type]
         api_pool_size=4,
         api_cache_ttl_s=ttl_s,
     )
-    with run_api(settings) as running, httpx.Client(base_url=running.url, timeout=30) as http:
+    cache = ResponseCache(ttl_s, clock=clock) if clock is not None and ttl_s > 0 else None
+    app = create_app(settings, response_cache=cache)
+    with RunningApi(app) as running, httpx.Client(base_url=running.url, timeout=30) as http:
         yield http
 
 
@@ -60,11 +78,15 @@ class Calls:
         self.count = 0
         self.delay_s = 0.0  # before the query runs
         self.delay_after_s = 0.0  # after it ran, before its rows are used
+        self.gate = threading.Event()  # a call waits for it before it queries
+        self.gate.set()
         self._lock = threading.Lock()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             self.count += 1
+        if not self.gate.wait(30):
+            raise TimeoutError("the test never opened the gate")
         time.sleep(self.delay_s)
         result = self.real(*args, **kwargs)
         time.sleep(self.delay_after_s)
@@ -130,27 +152,27 @@ def test_entries_expire_then_refresh_in_the_background(
     database_url: str, put: Put, series_calls: Calls
 ) -> None:
     put_hours(put, 10.0)
-    with cached_api(database_url, ttl_s=1) as http:
+    clock = ManualClock()
+    with cached_api(database_url, ttl_s=1, clock=clock) as http:
         assert values(http.get(SERIES, params=WEEK)) == [10.0] * 24
         put_hours(put, 30.0, range(24, 48))
-        time.sleep(1.2)
+        clock.advance(1.2)
         # Expired, not yet two TTLs old: the old answer at once, refreshed behind it,
-        # however slow the query.
-        series_calls.delay_s = 0.5
-        started = time.monotonic()
+        # however slow the query. The refresh's query is held at the gate until both
+        # stale answers are back, so they cannot have waited for it.
+        series_calls.gate.clear()
         stale = http.get(SERIES, params=WEEK)
         also_stale = http.get(SERIES, params=WEEK)
-        assert time.monotonic() - started < 0.4
         assert stale.headers["x-cache"] == also_stale.headers["x-cache"] == "stale"
         assert values(stale) == values(also_stale) == [10.0] * 24
         assert int(stale.headers["age"]) >= 1
+        series_calls.gate.set()
         fresh = wait_for_refresh(http)
         assert values(fresh) == [10.0] * 24 + [30.0] * 24
         assert series_calls.count == 2  # one refresh for both stale answers
         # Older than two TTLs, an entry is never served: the request computes.
-        series_calls.delay_s = 0
         put_hours(put, 50.0, range(48, 72))
-        time.sleep(2.2)
+        clock.advance(2.2)
         late = http.get(SERIES, params=WEEK)
         assert late.headers["x-cache"] == "miss"
         assert values(late) == [10.0] * 24 + [30.0] * 24 + [50.0] * 24

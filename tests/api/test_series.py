@@ -282,7 +282,8 @@ def test_bad_series_requests_get_precise_problems(client: httpx.Client, put: Put
     problem(client.get(base, params={"connector": "1"}), 422)
     problem(client.get("/v1/poles/P1/series/ev/charging_power"), 422)
     problem(client.get("/v1/poles/P1/series/env/bogus"), 404)
-    problem(client.get("/v1/poles/P1/series/status/pm10"), 404)
+    # status has no numeric series: not a value of the family enum in the spec
+    problem(client.get("/v1/poles/P1/series/status/pm10"), 422)
     problem(client.get("/v1/poles/P1/series/nope/pm10"), 422)
     problem(client.get("/v1/poles/NOPE/series/env/pm10"), 404)
     problem(client.get("/v1/poles/NOPE/series/env/pm10/export.csv"), 404)

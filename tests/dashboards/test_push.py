@@ -14,8 +14,9 @@ import pytest
 
 from config.services import DashboardSettings
 from dashboards import alerts
-from dashboards.build import FOLDER_UID, all_dashboards
+from dashboards.build import all_dashboards
 from dashboards.cli import run_push
+from dashboards.panels import FOLDER_UID
 from dashboards.push import DatabaseTarget, PushError, grafana_api, push
 from dashboards.sql import DATASOURCE_UID
 from smartpole.cli import build_parser

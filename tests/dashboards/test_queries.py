@@ -11,8 +11,9 @@ import psycopg
 import pytest
 
 from dashboards import alerts
-from dashboards import queries as q
-from dashboards.build import DEFAULT_TIMEZONE, built_dashboards
+from dashboards.boards.common import DEFAULT_TIMEZONE
+from dashboards.build import built_dashboards
+from dashboards.queries import common, overview, pole_detail, wifi
 from dashboards.sql import ColumnKind, PanelSql, Shape
 from tests.dashboards.grafana_macros import QueryContext, Variable, expand, panel_interval
 
@@ -85,7 +86,7 @@ def _context(
         variables = {**base.variables, "pole": Variable(("CR-0001",))}
     else:
         # "All" in Grafana: every option the variable's own query returns
-        districts = _options(conn, q.VAR_DISTRICTS, base)
+        districts = _options(conn, common.VAR_DISTRICTS, base)
         with_districts = QueryContext(
             start,
             end,
@@ -93,7 +94,7 @@ def _context(
             {**base.variables, "district": Variable(districts, multi=True, include_all=True)},
             timescaledb,
         )
-        poles = _options(conn, q.VAR_POLES_IN_DISTRICTS, with_districts)
+        poles = _options(conn, common.VAR_POLES_IN_DISTRICTS, with_districts)
         variables = {
             **with_districts.variables,
             "pole": Variable(poles, multi=True, include_all=True),
@@ -172,7 +173,7 @@ def test_timescaledb_expansion_uses_time_bucket() -> None:
         {"tz": Variable(("Europe/Berlin",))},
         timescaledb=True,
     )
-    expanded = expand(q.OVERVIEW_ENV_READINGS.sql, ctx)
+    expanded = expand(overview.OVERVIEW_ENV_READINGS.sql, ctx)
     assert "time_bucket('3600.000s',h.bucket) AS \"time\"" in expanded
     assert "h.bucket BETWEEN '2026-03-01T00:00:00Z' AND '2026-03-02T00:00:00Z'" in expanded
 
@@ -180,7 +181,7 @@ def test_timescaledb_expansion_uses_time_bucket() -> None:
 def test_pole_detail_switches_to_the_rollup_for_long_ranges(
     seeded_postgres: psycopg.Connection[Any],
 ) -> None:
-    case = next(c for c in CASES if c.sql is q.POLE_AIR)
+    case = next(c for c in CASES if c.sql is pole_detail.POLE_AIR)
     plans = {}
     for label, span in RANGES.items():
         ctx = _context(seeded_postgres, case, span, timescaledb=False)
@@ -220,7 +221,7 @@ def test_hostile_variable_values_stay_literals(
             {"tz": Variable((DEFAULT_TIMEZONE,)), **variables},
             timescaledb=False,
         )
-        sql = q.POLE_INFO.sql if "district" not in variables else q.WIFI_CLIENTS.sql
+        sql = pole_detail.POLE_INFO.sql if "district" not in variables else wifi.WIFI_CLIENTS.sql
         rows = seeded_postgres.execute(expand(sql, ctx).encode()).fetchall()
         assert rows == []
     assert seeded_postgres.execute("SELECT count(*) FROM poles").fetchone() == (4,)

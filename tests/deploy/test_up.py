@@ -13,7 +13,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from smartpole.local_services import REPO_MOSQUITTO_CONF, render_local_mosquitto_conf
+from smartpole.local_services import (
+    REPO_MOSQUITTO_CONF,
+    render_local_mosquitto_conf,
+    timescaledb_installed,
+)
 from tests.deploy.launch import REPO, Launch, launch_env, processes_marked
 from tests.support import samples
 from tests.support.mqtt import TestPublisher
@@ -187,3 +191,14 @@ def test_a_simulated_inventory_goes_into_an_external_database_only_when_asked(
     # (without a position): either way three registry changes by `smartpole up`.
     assert "registered the simulated fleet" in output
     assert [who for _, who in registered()] == ["smartpole up"] * 3
+
+
+def test_the_local_cluster_preloads_timescaledb_when_the_package_is_installed(
+    tmp_path: Path,
+) -> None:
+    bindir = tmp_path / "usr/lib/postgresql/16/bin"
+    bindir.mkdir(parents=True)
+    assert not timescaledb_installed(bindir)
+    (bindir.parent / "lib").mkdir()
+    (bindir.parent / "lib" / "timescaledb.so").write_bytes(b"")
+    assert timescaledb_installed(bindir)

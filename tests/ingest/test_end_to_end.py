@@ -3,6 +3,7 @@ and `smartpole ingest` running as its own process."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from typing import Any
@@ -27,6 +28,14 @@ def count(db: Conn, table: str) -> int:
     row = db.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def test_ingest_runs_with_the_configured_mqtt_reader(ingest: IngestProcess) -> None:
+    """scripts/test runs this suite twice: with the bulk PUBLISH reader (default)
+    and with SMARTPOLE_INGEST_MQTT_READER=paho, paho's public API only."""
+    start_and_wait_subscribed(ingest)
+    expected = os.environ.get("SMARTPOLE_INGEST_MQTT_READER", "bulk")
+    wait_until(lambda: f"mqtt_reader={expected}" in ingest.log_text(), 10, "reader logged")
 
 
 def test_every_family_single_and_array_is_stored_exactly_once(

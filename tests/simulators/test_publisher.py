@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -80,16 +81,35 @@ def test_the_brokers_receive_maximum_caps_the_window(tmp_path: Path) -> None:
             assert publisher.window.peak <= 4
 
 
-def test_pacing_never_sends_a_message_before_its_simulated_time() -> None:
-    end = datetime.now(UTC).replace(microsecond=0)
-    speed = 3600.0
-    duration = timedelta(hours=6)
-    wall_start = end.timestamp()
-    start = end - duration + duration / speed
-    pacing = Pacing(start, wall_start, speed)
-    for offset_s in (0, 60, 3600, 6 * 3600):
-        at = start + timedelta(seconds=offset_s)
-        assert pacing.wall_time_for(at) >= at.timestamp() - 1e-6
+def test_pacing_never_sends_a_message_before_its_simulated_time(
+    mosquitto: MosquittoServer,
+) -> None:
+    """An accelerated run as `simulate --speed` makes it: the simulated hour ends
+    when the run ends, so no message may leave before the wall clock has reached
+    its device time (ingest would reject it as from the future), nor before the
+    pacing says."""
+    speed = 1800.0  # one simulated hour in two seconds
+    duration = timedelta(hours=1)
+    wall_start = time.time()
+    end = datetime.fromtimestamp(wall_start, UTC) + duration / speed
+    pacing = Pacing(end - duration, wall_start, speed)
+    messages = simulate(fleet(2), hours=1, end=end)
+    sent: list[tuple[float, datetime]] = []
+    recorder = Recorder(mosquitto.port)
+    wait_until(recorder.client.is_connected, 10, "recorder connected")
+    with FleetPublisher(endpoint(mosquitto), client_id_prefix="pace", window=50) as publisher:
+        publisher.run(
+            messages,
+            RunSummary(),
+            pacing=pacing,
+            echo=lambda outgoing: sent.append((time.time(), outgoing.at)),
+        )
+    assert len(sent) == len(messages) > 100
+    early = [(wall, at) for wall, at in sent if wall < at.timestamp()]
+    assert early == [], f"{len(early)} messages left before their device time"
+    assert all(wall >= pacing.wall_time_for(at) for wall, at in sent)
+    wait_until(lambda: recorder.count() == len(messages), 30, "all messages at the subscriber")
+    recorder.close()
 
 
 def test_progress_prints_plain_lines_when_not_on_a_terminal() -> None:

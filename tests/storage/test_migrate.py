@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
+import storage.migrate
 from storage.migrate import (
     MigrationError,
     StoragePolicy,
@@ -47,6 +48,25 @@ def test_plain_postgresql_migrates_and_reruns_as_a_no_op(empty_database_url: str
         assert READING_TABLES | {"poles", "quarantine", "env_hourly", "schema_migrations"} <= tables
 
 
+def test_timescaledb_installed_but_not_preloaded_is_reported_before_create_extension(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stock TimescaleDB package without shared_preload_libraries: CREATE EXTENSION
+    would raise a FATAL that drops the session. This PostgreSQL has no TimescaleDB,
+    so it answers "available" by stand-in; had migrate run CREATE EXTENSION, the
+    missing control file would fail it instead of the clear message."""
+    monkeypatch.setattr(storage.migrate, "timescaledb_available", lambda conn: True)
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        with pytest.raises(MigrationError, match="shared_preload_libraries"):
+            migrate(conn, "on")
+        report = migrate(conn, "auto")  # the failed run released its lock
+        assert report.timescaledb is False and "0001_core" in report.applied
+        assert "shared_preload_libraries = 'timescaledb'" in caplog.text
+        assert "SMARTPOLE_TIMESCALEDB=off" in caplog.text
+        assert conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'")\
+            .fetchone() == (0,)  # fmt: skip
+
+
 def test_requiring_timescaledb_where_it_is_missing_fails_clearly(empty_database_url: str) -> None:
     with (
         psycopg.connect(empty_database_url) as conn,
@@ -59,6 +79,14 @@ def test_requiring_timescaledb_where_it_is_missing_fails_clearly(empty_database_
 def timescale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with running_pglite(tmp_path_factory.mktemp("pglite")) as dsn:
         yield dsn
+
+
+def job_ids(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], int]:
+    rows = conn.execute(
+        "SELECT proc_name, hypertable_name, job_id FROM timescaledb_information.jobs"
+        " WHERE hypertable_name IS NOT NULL"
+    ).fetchall()
+    return {(proc, table): job for proc, table, job in rows}
 
 
 def jobs(conn: psycopg.Connection[Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -102,12 +130,22 @@ def test_timescaledb_gets_hypertables_compression_and_policies(timescale: str) -
             assert configured[("policy_retention", table)]["drop_after"] == "400 days"
         assert conn.execute("SELECT count(*) FROM env_readings").fetchone() == (1,)
 
-        # Policies follow the settings on the next run; the schema is not touched again.
-        rerun = migrate(conn, "on", StoragePolicy(compress_after_days=7, retention_days=0))
+        # The same settings again: every job keeps its id (and so its history and
+        # any alter_job tuning).
+        before = job_ids(conn)
+        assert migrate(conn, "on", StoragePolicy(3, 400)).applied == []
+        assert job_ids(conn) == before
+        # Policies follow changed settings; the schema is not touched again.
+        rerun = migrate(conn, "on", StoragePolicy(compress_after_days=7, retention_days=400))
         assert rerun.applied == []
         configured = jobs(conn)
-        assert not any(proc == "policy_retention" for proc, _ in configured)
         assert configured[("policy_compression", "env_readings")]["compress_after"] == "7 days"
+        after = job_ids(conn)
+        retention = {k: v for k, v in after.items() if k[0] == "policy_retention"}
+        assert retention == {k: v for k, v in before.items() if k[0] == "policy_retention"}
+        assert all(after[k] != before[k] for k in after if k[0] == "policy_compression")
+        migrate(conn, "on", StoragePolicy(compress_after_days=7, retention_days=0))
+        assert not any(proc == "policy_retention" for proc, _ in jobs(conn))
 
 
 @pytest.mark.timescale

@@ -24,6 +24,9 @@
 // it: all clients share the one PGlite session, a client inside a transaction stalls every
 // other client (even its connection start-up), and concurrent use from threads was seen to
 // hang and to hand one client another's reply.
+// First: defines what Node 18 lacks (CustomEvent) before pglite-socket loads.
+import './node18.mjs';
+
 import { parseArgs } from 'node:util';
 
 import { PGlite } from '@electric-sql/pglite';
@@ -329,15 +332,13 @@ try {
     extensions: { timescaledb },
     debug: debug ? 1 : 0,
   });
-  // PGlite has no shared_preload_libraries. CREATE EXTENSION loads TimescaleDB into the
-  // (single, shared) backend, but a reopened data dir starts without it, and then plain
-  // DML on a hypertable fails with "invalid INSERT on the root table of hypertable".
-  const installed = await db.query(
-    "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'timescaledb'",
-  );
-  if (installed.rows.length > 0) {
-    await db.exec("LOAD 'timescaledb'");
-  }
+  // PGlite has no shared_preload_libraries: load TimescaleDB's loader into the (single,
+  // shared) backend at start, as a preloading server would. Without it a reopened data
+  // dir starts without TimescaleDB, and plain DML on a hypertable then fails with
+  // "invalid INSERT on the root table of hypertable"; and smartpole's migrate, which
+  // checks for the preloaded loader (its timescaledb.disable_load setting) before
+  // CREATE EXTENSION, would take the server for one that lacks the preload.
+  await db.exec("LOAD 'timescaledb'");
   await captureSessionSettings(db);
   log(`database ready (${dataDir}) in ${Date.now() - t0} ms`);
   installGuard(db);

@@ -1,0 +1,1 @@
+"""One module per dashboard: its identity (`SPEC`) and `build(timezone)`."""

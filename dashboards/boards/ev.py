@@ -1,0 +1,94 @@
+"""The EV charging dashboard."""
+
+from __future__ import annotations
+
+from dashboards.boards.common import (
+    DEFAULT_TIMEZONE,
+    BuiltDashboard,
+    DashboardSpec,
+    assemble,
+    variables,
+)
+from dashboards.domain import OCCUPIED_CONNECTOR_STATES, duration_text
+from dashboards.panels import (
+    Layout,
+    bar_gauge,
+    table_panel,
+    time_series,
+)
+from dashboards.queries import ev as q
+from models.catalogue.health import CONNECTOR_STATUS_HORIZON
+
+SPEC = DashboardSpec(
+    "smartpole-ev",
+    "EV charging",
+    "ev-charging.json",
+    ("connector status now, utilisation, sessions and energy per day, faults by OCPP error code"),
+)
+
+
+def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
+    layout = Layout()
+    layout.add(
+        bar_gauge(
+            "Connectors by status now",
+            q.EV_STATUS_COUNTS,
+            "Newest OCPP status of every connector that reported in the last "
+            f"{duration_text(CONNECTOR_STATUS_HORIZON)}.",
+        ),
+        8,
+        8,
+        q.EV_STATUS_COUNTS,
+    )
+    layout.add(
+        table_panel(
+            "Connector status now",
+            q.EV_STATUS_NOW,
+            "Faulted connectors (status Faulted or an error code) first.",
+            None,
+        ),
+        16,
+        8,
+        q.EV_STATUS_NOW,
+    )
+    layout.add(
+        time_series(
+            "Utilisation",
+            q.EV_UTILISATION,
+            "Share of connector time in "
+            + ", ".join(s.value for s in OCCUPIED_CONNECTOR_STATES)
+            + "; each status holds until the connector's next report.",
+        ),
+        12,
+        8,
+        q.EV_UTILISATION,
+    )
+    layout.add(
+        time_series(
+            "Sessions and energy per day",
+            q.EV_DAILY,
+            "Per local day: distinct charging sessions (transaction ids) and energy from the "
+            "connector meters.",
+            bars=True,
+        ),
+        12,
+        8,
+        q.EV_DAILY,
+    )
+    layout.add(
+        table_panel(
+            "Faults by OCPP error code",
+            q.EV_FAULTS,
+            "Reports with an error code other than NoError in the range.",
+        ),
+        24,
+        7,
+        q.EV_FAULTS,
+    )
+    return assemble(
+        SPEC,
+        layout,
+        variables(timezone, None),
+        "now-7d",
+        "EV chargers: connector status, utilisation, sessions, energy and faults.",
+    )

@@ -1,0 +1,71 @@
+"""What the queries of several dashboards share: the district and pole filters of the
+template variables, local days, the sun's elevation, and the variables' own queries."""
+
+# S608: these strings are SQL *text* assembled from constant fragments (no values ever
+# enter them); Grafana runs them after expanding its own macros and variables.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from dashboards.domain import env_rollup_column
+from models.catalogue.families import Aggregation, FieldSpec
+
+# Dashboard choices, not domain rules: how long a lamp reading stands for (gaps in the
+# data are not burn time) and up to which range per-pole panels read raw rows.
+LIGHT_READING_VALID_FOR = "1 hour"
+RAW_RANGE_LIMIT = "2 days"
+
+DISTRICT = "coalesce(p.district, 'unassigned')"
+IN_DISTRICTS = f"{DISTRICT} IN ($district)"
+IN_POLES = "p.pole_id IN ($pole)"
+ONE_POLE = "p.pole_id = '$pole'"
+LOCAL_DAY = "date_trunc('day', {ts} AT TIME ZONE '$tz') AT TIME ZONE '$tz'"
+
+
+def local_day(ts: str) -> str:
+    return LOCAL_DAY.format(ts=ts)
+
+
+def sun_elevation_deg(ts: str, lat: str = "p.latitude", lon: str = "p.longitude") -> str:
+    """Solar elevation in degrees at a pole and instant (declination and hour angle from
+    the day of year and UTC time; ignores the equation of time, < 0.5° at 6°: plenty to
+    tell day from night)."""
+    doy = f"extract(doy FROM {ts} AT TIME ZONE 'UTC')"
+    utc_hours = f"(mod(extract(epoch FROM {ts})::numeric, 86400) / 3600)::float8"
+    declination = f"radians(23.44 * sin(radians(360.0 / 365.0 * ({doy} - 81))))"
+    hour_angle = f"radians(15 * ({utc_hours} + {lon} / 15 - 12))"
+    return (
+        f"degrees(asin(sin(radians({lat})) * sin({declination})"
+        f" + cos(radians({lat})) * cos({declination}) * cos({hour_angle})))"
+    )
+
+
+def hourly_mean(field: FieldSpec, table: str = "h") -> str:
+    """The mean of an env metric over rollup rows, by the catalogue's aggregation rule."""
+    count = f"nullif(sum({table}.{env_rollup_column(field, 'count')}), 0)"
+    if field.aggregation is Aggregation.ENERGY_MEAN:
+        # decibels average on energy: 10·log10(mean of 10^(L/10))
+        return f"10 * log(sum({table}.{env_rollup_column(field, 'energy_sum')}) / {count})"
+    if field.aggregation is Aggregation.MEAN:
+        return f"sum({table}.{env_rollup_column(field, 'sum')}) / {count}"
+    if field.aggregation is Aggregation.MAX:
+        return f"max({table}.{env_rollup_column(field, 'max')})"
+    raise ValueError(f"{field.column}: no rollup aggregate for {field.aggregation}")
+
+
+def raw_aggregate(field: FieldSpec, table: str = "e") -> str:
+    """The same aggregate over raw readings."""
+    column = f"{table}.{field.column}"
+    if field.aggregation is Aggregation.ENERGY_MEAN:
+        return f"10 * log(avg(10 ^ ({column} / 10)))"
+    if field.aggregation is Aggregation.MEAN:
+        return f"avg({column})"
+    if field.aggregation is Aggregation.MAX:
+        return f"max({column})"
+    raise ValueError(f"{field.column}: no aggregate for {field.aggregation}")
+
+
+# --- template variable queries -----------------------------------------------------------
+VAR_DISTRICTS = f"SELECT DISTINCT {DISTRICT} FROM poles p ORDER BY 1"
+VAR_POLES_IN_DISTRICTS = f"SELECT p.pole_id FROM poles p WHERE {IN_DISTRICTS} ORDER BY 1"
+VAR_ALL_POLES = "SELECT pole_id FROM poles ORDER BY 1"

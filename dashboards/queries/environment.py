@@ -1,0 +1,198 @@
+"""Environment: pollutants and noise by district and pole, EU limit exceedances."""
+
+# S608: these strings are SQL *text* assembled from constant fragments (no values ever
+# enter them); Grafana runs them after expanding its own macros and variables.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from dashboards.domain import (
+    ENV_HOURLY,
+    RULE_SET_IN_FORCE,
+    counted_standards,
+    env_rollup_column,
+    exceedance_column,
+    grafana_unit,
+    interval,
+    pollutants,
+)
+from dashboards.queries.common import DISTRICT, IN_DISTRICTS, IN_POLES, hourly_mean
+from dashboards.sql import PanelSql, Shape, num, text, time_col
+from models.catalogue.air_quality import (
+    MIN_8H_MEANS_FOR_DAILY_MAX,
+    MIN_HOURS_FOR_8H_MEAN,
+    MIN_HOURS_FOR_DAILY_MEAN,
+    STATISTICS_UTC_OFFSET_HOURS,
+    AirQualityStandard,
+    Indicator,
+)
+from models.catalogue.families import ENV, FieldSpec
+
+# What the Environment dashboard plots: every env metric with an EU standard, and the
+# energy-averaged sound level (no EU limit value: the Environmental Noise Directive maps,
+# it does not cap).
+MEASURES: tuple[FieldSpec, ...] = pollutants() + tuple(f for f in ENV.metrics if f.energetic)
+
+
+def env_by(field: FieldSpec, series: str) -> PanelSql:
+    """Hourly-rollup time series of one measure, one series per pole or per district."""
+    label = "h.pole_id" if series == "pole" else DISTRICT
+    return PanelSql(
+        f"""SELECT $__timeGroupAlias(h.bucket, $__interval), {label} AS metric,
+       {hourly_mean(field)} AS {field.column}
+FROM {ENV_HOURLY} h JOIN poles p ON p.pole_id = h.pole_id
+WHERE $__timeFilter(h.bucket) AND h.{env_rollup_column(field, "count")} > 0
+  AND {IN_DISTRICTS} AND {IN_POLES}
+GROUP BY 1, 2
+ORDER BY 1, 2""",
+        Shape.TIME_SERIES,
+        (time_col(), text("metric"), num(field.column, grafana_unit(field))),
+    )
+
+
+# --- exceedances this year, counted as the EU statistics count them --------------------------
+# Days and years in CET (UTC+1 all year), as the directive's statistics are kept.
+_CET_OFFSET = interval(timedelta(hours=STATISTICS_UTC_OFFSET_HOURS))
+# An 8-hour running mean: the hour and the 7 before it.
+_RUNNING_HOURS = 8
+
+
+def _cet(ts: str) -> str:
+    """A timestamptz as CET wall time (a timestamp)."""
+    return f"({ts} AT TIME ZONE 'UTC' + {_CET_OFFSET})"
+
+
+def _over(standard: AirQualityStandard, valid: str | None = None) -> str:
+    """Count the rows whose value exceeds the standard (and that are valid statistics)."""
+    condition = f"{standard.pollutant} > {standard.threshold:g}"
+    if valid is not None:
+        condition = f"{valid} AND {condition}"
+    return f"count(*) FILTER (WHERE {condition}) AS {exceedance_column(standard)}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Counts:
+    """One LEFT JOINed subquery: the CTE it needs, where it counts, what it returns."""
+
+    cte: str | None
+    source: str
+    columns: tuple[str, ...]
+
+
+def _hourly_cte(standards: tuple[AirQualityStandard, ...]) -> str:
+    measured = [f for f in ENV.metrics if any(s.pollutant == f.column for s in standards)]
+    means = ",\n         ".join(
+        f"CASE WHEN h.{env_rollup_column(f, 'count')} > 0 THEN "
+        f"h.{env_rollup_column(f, 'sum')} / h.{env_rollup_column(f, 'count')} END AS {f.column}"
+        for f in measured
+    )
+    # from 7 hours before the year: the first 8-hour windows of 1 January reach back
+    return f"""hourly AS (
+  SELECT h.pole_id, h.bucket, date_trunc('day', {_cet("h.bucket")}) AS day,
+         {means}
+  FROM {ENV_HOURLY} h JOIN poles p ON p.pole_id = h.pole_id, bounds b
+  WHERE h.bucket >= b.year_start - interval '{_RUNNING_HOURS - 1} hours'
+    AND h.bucket < b.year_end AND {IN_DISTRICTS} AND {IN_POLES}
+)"""
+
+
+def _hour_counts(standards: list[AirQualityStandard]) -> _Counts:
+    return _Counts(
+        None, "hourly, bounds b WHERE bucket >= b.year_start", tuple(_over(s) for s in standards)
+    )
+
+
+def _day_counts(standards: list[AirQualityStandard]) -> _Counts:
+    """A daily mean needs MIN_HOURS_FOR_DAILY_MEAN hourly means."""
+    measured = sorted({s.pollutant for s in standards})
+    means = ", ".join(f"avg({p}) AS {p}, count({p}) AS {p}_hours" for p in measured)
+    cte = f"""daily AS (
+  SELECT pole_id, day, {means}
+  FROM hourly, bounds b WHERE bucket >= b.year_start
+  GROUP BY pole_id, day
+)"""
+    valid = "{}_hours >= " + str(MIN_HOURS_FOR_DAILY_MEAN)
+    return _Counts(cte, "daily", tuple(_over(s, valid.format(s.pollutant)) for s in standards))
+
+
+def _max_8h_counts(standards: list[AirQualityStandard]) -> _Counts:
+    """A running 8-hour mean needs MIN_HOURS_FOR_8H_MEAN hours and belongs to the day its
+    last hour is in (a day's windows run from 17:00-01:00 to 16:00-24:00); the day's
+    maximum needs MIN_8H_MEANS_FOR_DAILY_MAX valid running means."""
+    measured = sorted({s.pollutant for s in standards})
+    running = ", ".join(f"avg({p}) OVER w AS {p}, count({p}) OVER w AS {p}_hours" for p in measured)
+    maxima = ", ".join(
+        f"max({p}) FILTER (WHERE {p}_hours >= {MIN_HOURS_FOR_8H_MEAN}) AS {p}, "
+        f"count(*) FILTER (WHERE {p}_hours >= {MIN_HOURS_FOR_8H_MEAN}) AS {p}_means"
+        for p in measured
+    )
+    cte = f"""running AS (
+  SELECT pole_id, bucket, day, {running}
+  FROM hourly
+  WINDOW w AS (PARTITION BY pole_id ORDER BY bucket
+               RANGE BETWEEN interval '{_RUNNING_HOURS - 1} hours' PRECEDING AND CURRENT ROW)
+), daily_max_8h AS (
+  SELECT pole_id, day, {maxima}
+  FROM running, bounds b WHERE bucket >= b.year_start
+  GROUP BY pole_id, day
+)"""
+    valid = "{}_means >= " + str(MIN_8H_MEANS_FOR_DAILY_MAX)
+    return _Counts(
+        cte, "daily_max_8h", tuple(_over(s, valid.format(s.pollutant)) for s in standards)
+    )
+
+
+_COUNTERS = {
+    Indicator.HOURLY_MEAN: _hour_counts,
+    Indicator.DAILY_MEAN: _day_counts,
+    Indicator.MAX_DAILY_8H_MEAN: _max_8h_counts,
+}
+
+
+def _exceedances_sql(standards: tuple[AirQualityStandard, ...]) -> str:
+    if any(s.indicator not in _COUNTERS for s in standards):
+        raise ValueError("an exceedance standard the table cannot count")
+    counts = [
+        counter(of_kind)
+        for indicator, counter in _COUNTERS.items()
+        if (of_kind := [s for s in standards if s.indicator is indicator])
+    ]
+    bounds = f"""bounds AS (
+  SELECT (date_trunc('year', {_cet("$__timeTo()::timestamptz")}) - {_CET_OFFSET})
+           AT TIME ZONE 'UTC' AS year_start,
+         $__timeTo()::timestamptz AS year_end
+)"""
+    ctes = ", ".join([bounds, _hourly_cte(standards), *(c.cte for c in counts if c.cte)])
+    joins = "\n".join(
+        f"LEFT JOIN (SELECT pole_id, {', '.join(c.columns)}\n"
+        f"           FROM {c.source} GROUP BY pole_id) c{i} ON c{i}.pole_id = p.pole_id"
+        for i, c in enumerate(counts)
+    )
+    selected = ",\n       ".join(
+        f"coalesce({exceedance_column(s)}, 0) AS {exceedance_column(s)}" for s in standards
+    )
+    order = ", ".join(
+        f"{exceedance_column(s)} DESC" for s in standards if s.rule_set is RULE_SET_IN_FORCE
+    )
+    return f"""WITH {ctes}
+SELECT p.pole_id, {DISTRICT} AS district,
+       {selected}
+FROM poles p
+{joins}
+WHERE {IN_DISTRICTS} AND {IN_POLES}
+ORDER BY {order}, p.pole_id"""
+
+
+EXCEEDANCE_STANDARDS = counted_standards()
+ENV_EXCEEDANCES = PanelSql(
+    _exceedances_sql(EXCEEDANCE_STANDARDS),
+    Shape.TABLE,
+    (
+        text("pole_id"),
+        text("district"),
+        *(num(exceedance_column(s)) for s in EXCEEDANCE_STANDARDS),
+    ),
+)
