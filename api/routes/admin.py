@@ -14,7 +14,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.cursors import decode_cursor
-from api.deps import AdminActor, ApiState, Db, State, page_size, require_admin
+from api.deps import (
+    AdminActor,
+    ApiState,
+    Db,
+    State,
+    connection_slot,
+    page_size,
+    require_admin,
+)
 from api.params import CursorQuery, LimitQuery, PoleIdPath
 from api.problems import (
     COMMON_PROBLEMS,
@@ -239,9 +247,7 @@ async def import_poles(
             raise bad_parameter(parameter, str(exc)) from None
     with tempfile.NamedTemporaryFile(prefix="smartpole-import-") as body:
         await _receive_body(request, body, state.settings.api_max_import_bytes)
-        slots = state.connection_slots
-        assert slots is not None, "the lifespan opens the pool"
-        async with slots:
+        async with connection_slot(state):
             report = await run_in_threadpool(
                 _import_file, state, Path(body.name), filename or "request body", options, actor
             )
