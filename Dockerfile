@@ -18,6 +18,7 @@ COPY models ./models
 COPY config ./config
 COPY storage ./storage
 COPY brokerauth ./brokerauth
+COPY inventory ./inventory
 COPY ingest ./ingest
 COPY api ./api
 COPY simulators ./simulators

@@ -36,6 +36,7 @@ from api.routes import (
 from api.schemas import License
 from config.logging_setup import configure_logging
 from config.services import ApiSettings
+from inventory.geo import CityArea
 from storage.queries.health import known_time_zones
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def create_app(settings: ApiSettings, *, response_cache: ResponseCache | None = 
         settings=settings,
         license=License(id=settings.data_license, url=settings.data_license_url),
         admin_keys=settings.admin_keys(),
+        city_area=CityArea.from_settings(settings),
     )
     metrics = ApiMetrics()
     metrics.watch_pool(lambda: state.pool, lambda: state.slot_waiters)

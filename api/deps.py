@@ -20,6 +20,7 @@ from api.params import MAX_LIMIT, TimeZones
 from api.problems import ProblemError
 from api.schemas import License
 from config.services import ApiSettings
+from inventory.geo import CityArea
 from storage.queries.health import known_time_zones
 
 
@@ -38,6 +39,8 @@ class ApiState:
     connection_slots: asyncio.Semaphore | None = None
     # Requests waiting for a slot right now (/metrics: smartpole_api_db_slot_waits).
     slot_waiters: int = 0
+    # What the admin inventory import checks positions against (loaded once).
+    city_area: CityArea | None = None
 
 
 @asynccontextmanager

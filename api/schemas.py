@@ -9,7 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.reading_schemas import ConnectorValues, EnvValues, LightValues, WifiValues
 from models.api import PolePublic
-from models.vocabulary import Capability, Connectivity, OcppErrorCode, OcppStatus, WifiStatus
+from models.catalogue import registry
+from models.vocabulary import (
+    Capability,
+    Connectivity,
+    OcppErrorCode,
+    OcppStatus,
+    PlugType,
+    WifiStatus,
+)
 
 T = TypeVar("T")
 
@@ -121,6 +129,12 @@ class Connector(BaseModel):
     latitude: float | None
     longitude: float | None
     distance_m: float | None = Field(None, description="From the point asked for, if any")
+    max_power_kw: float | None = Field(
+        None, description="Rated power (pole inventory)", examples=[22.0]
+    )
+    plug_type: PlugType | None = Field(
+        None, description="Plug (pole inventory; FIWARE socketType)", examples=["Type2"]
+    )
     status: OcppStatus
     error_code: OcppErrorCode
     observed_at: datetime = Field(description="Device time of the status")
@@ -259,9 +273,74 @@ class PoleRegistryFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
-    district: str | None = Field(None, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
+    name: str | None = Field(
+        None, max_length=registry.NAME.max_length, pattern=r"^[^\x00-\x1f\x7f]*$"
+    )
+    district: str | None = Field(
+        None, max_length=registry.DISTRICT.max_length, pattern=r"^[^\x00-\x1f\x7f]+$"
+    )
     latitude: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
     longitude: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
     capabilities: list[Capability] | None = Field(None, max_length=len(Capability))
-    notes: str | None = Field(None, max_length=4000, pattern=r"^[^\x00]*$")
+    notes: str | None = Field(None, max_length=registry.NOTES.max_length, pattern=r"^[^\x00]*$")
+
+
+# --- admin: registry history and inventory import ------------------------------------
+
+
+class FieldChange(BaseModel):
+    old: Any = Field(None, examples=["Rauxel"])
+    new: Any = Field(None, examples=["Ickern"])
+
+
+class RegistryChange(BaseModel):
+    id: int
+    changed_at: datetime
+    changed_by: str = Field(
+        description="Who: the admin key (admin-key:NAME), the CLI user, or smartpole up",
+        examples=["admin-key:gis-sync"],
+    )
+    source: str = Field(
+        description="Through what: admin-api, an import file with its SHA-256, a decommission",
+        examples=["import poles.csv sha256:3f2a9c0b1d4e5f60"],
+    )
+    changes: dict[str, FieldChange] = Field(
+        examples=[{"district": {"old": "Rauxel", "new": "Ickern"}}]
+    )
+
+
+class PoleHistory(BaseModel):
+    pole_id: str
+    items: list[RegistryChange]
+    next: str | None = Field(None, description="URL of the next page; null on the last page")
+
+
+class ImportRow(BaseModel):
+    line: int | None = Field(description="Line of the file (null: the file as a whole)")
+    row: int | None = Field(
+        description="The row's (GeoJSON: feature's) number in the file, from 1; null: the file"
+    )
+    pole_id: str | None
+    changes: dict[str, FieldChange] | None = None
+    reason: str | None = None
+
+
+class ImportReportBody(BaseModel):
+    """What an inventory import did (or, with dry_run, would do)."""
+
+    source: str
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    crs: str | None
+    sha256: str | None
+    size_bytes: int
+    dry_run: bool
+    written: bool = Field(description="true: every change was committed in one transaction")
+    counts: dict[str, int] = Field(
+        examples=[{"created": 2, "updated": 1, "unchanged": 40, "rejected": 0}]
+    )
+    notices: list[str]
+    created: list[ImportRow]
+    updated: list[ImportRow]
+    rejected: list[ImportRow]

@@ -9,6 +9,7 @@ the new one, and reading it warns (DeprecationWarning; the CLI logs it).
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -200,6 +201,62 @@ class LocalTimeSettings(ServiceSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+
+BoundingBox = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
+
+
+class CityAreaSettings(ServiceSettings):
+    """Where the city is: what the pole inventory checks positions against (the
+    `poles` commands, the API's admin import, `smartpole up`)."""
+
+    city_bbox: str | None = Field(
+        default=None,
+        description="The city's area as minLon,minLat,maxLon,maxLat (WGS 84): an inventory "
+        "import rejects positions outside it (and says when latitude and longitude look "
+        "swapped). Unset: taken from the district boundaries when they are configured, else "
+        "no area check. `smartpole up` sets it to the simulated city.",
+    )
+    district_boundaries: Path | None = Field(
+        default=None,
+        description="GeoJSON FeatureCollection of the districts' outlines (Polygon or "
+        "MultiPolygon, WGS 84): an imported pole without a district gets the one its position "
+        "lies in, and a district contradicting the position is rejected. `smartpole up` "
+        "writes the simulated city's outlines to .state/districts.geojson and uses them.",
+    )
+    district_name_property: str = Field(
+        default="name",
+        min_length=1,
+        max_length=100,
+        description="The property of each district boundary feature holding its name.",
+    )
+
+    @field_validator("city_bbox")
+    @classmethod
+    def _check_bbox(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            parse_bbox(value)
+            return value.strip()
+        return None
+
+    @property
+    def bbox(self) -> BoundingBox | None:
+        return None if self.city_bbox is None else parse_bbox(self.city_bbox)
+
+
+def parse_bbox(text: str) -> BoundingBox:
+    """ "minLon,minLat,maxLon,maxLat" in WGS 84 degrees."""
+    parts = text.split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError("give minLon,minLat,maxLon,maxLat as numbers") from None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise ValueError("give four numbers: minLon,minLat,maxLon,maxLat")
+    min_lon, min_lat, max_lon, max_lat = values
+    if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
+        raise ValueError("need -180 <= minLon < maxLon <= 180 and -90 <= minLat < maxLat <= 90")
+    return min_lon, min_lat, max_lon, max_lat
 
 
 def declared_fields(cls: type[BaseSettings]) -> dict[str, FieldInfo]:

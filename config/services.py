@@ -17,6 +17,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, field_validator
 
 from config.base import (
+    CityAreaSettings,
     DatabaseSettings,
     LocalTimeSettings,
     MqttSettings,
@@ -122,7 +123,7 @@ class IngestSettings(DatabaseSettings, MqttSettings, DecodeLimitSettings):
     )
 
 
-class ApiSettings(DatabaseSettings, LocalTimeSettings):
+class ApiSettings(DatabaseSettings, LocalTimeSettings, CityAreaSettings):
     """`smartpole api`: the open-data REST API."""
 
     used_by: ClassVar[str] = "api"
@@ -226,6 +227,12 @@ class ApiSettings(DatabaseSettings, LocalTimeSettings):
         "worker processes converge once their entry is refreshed (within two TTLs). 0 "
         "disables the cache.",
     )
+    api_max_import_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body POST /v1/admin/poles:import accepts (413 beyond); "
+        "larger inventories go through `smartpole poles import`, which streams any size.",
+    )
     data_license: str = Field(
         default="DL-DE-BY-2.0",
         description="License id of the open data, stated in every API response and the docs.",
@@ -285,6 +292,12 @@ def trusted_proxies(value: str) -> list[str]:
     return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
+class InventorySettings(DatabaseSettings, CityAreaSettings):
+    """`smartpole poles import|export|decommission|history`: the pole inventory."""
+
+    used_by: ClassVar[str] = "poles"
+
+
 class SimulatorSettings(MqttSettings, LocalTimeSettings, DecodeLimitSettings):
     """`smartpole simulate`: simulated poles publishing to the broker."""
 
@@ -326,6 +339,13 @@ class BrokerAdminSettings(DatabaseSettings, MqttSettings):
             )
         password = read_secret_file(self.broker_admin_password_file, "BROKER_ADMIN_PASSWORD_FILE")
         return self.mqtt.with_credentials(self.broker_admin_username, password)
+
+
+class PoleRetirementSettings(InventorySettings, BrokerAdminSettings):
+    """`smartpole poles decommission`: the registry, and the broker's admin channel
+    to revoke the retired pole's credentials in the same step."""
+
+    used_by: ClassVar[str] = "poles decommission"
 
 
 class BrokerAccountSettings(BrokerAdminSettings):
@@ -390,6 +410,13 @@ class LocalRunSettings(ServiceSettings):
         le=10000,
         description="Size of the simulated fleet `smartpole up` runs; 0 runs no simulator.",
     )
+    up_register_fleet: Literal["local", "always", "never"] = Field(
+        default="local",
+        description="Whether `smartpole up` imports the simulated fleet's inventory (positions, "
+        "districts, connectors) before the fleet starts. local: only into the database it "
+        "started itself, never into SMARTPOLE_DATABASE_URL; always: also into that one; "
+        "never: not at all.",
+    )
 
 
 class UpSettings(
@@ -411,8 +438,10 @@ SERVICE_SETTINGS: tuple[type[ServiceSettings], ...] = (
     StorageSettings,
     IngestSettings,
     ApiSettings,
+    InventorySettings,
     SimulatorSettings,
     BrokerAdminSettings,
+    PoleRetirementSettings,
     BrokerAccountSettings,
     DashboardSettings,
     LocalRunSettings,

@@ -94,3 +94,23 @@ class OcppErrorCode(StrEnum):
     RESET_FAILURE = "ResetFailure"
     UNDER_VOLTAGE = "UnderVoltage"
     WEAK_SIGNAL = "WeakSignal"
+
+
+class PlugType(StrEnum):
+    """Socket or plug of a charging connector: FIWARE EVChargingStation `socketType`
+    (Mennekes is the colloquial name of Type2, J-1772 of Type 1, CCS/SAE the
+    combined DC plug, Wall_Euro the domestic Schuko socket)."""
+
+    TYPE2 = "Type2"
+    CCS_SAE = "CCS/SAE"
+    CHADEMO = "CHAdeMO"
+    J1772 = "J-1772"
+    MENNEKES = "Mennekes"
+    TYPE3 = "Type3"
+    WALL_EURO = "Wall_Euro"
+    TESLA = "Tesla"
+    CARAVAN_MAINS_SOCKET = "Caravan_Mains_Socket"
+    DUAL_CHADEMO = "Dual_CHAdeMO"
+    DUAL_J1772 = "Dual_J-1772"
+    DUAL_MENNEKES = "Dual_Mennekes"
+    OTHER = "Other"

@@ -134,6 +134,61 @@ EV_SHARE = 0.25
 FIRMWARE_VERSIONS = ("2.4.1", "2.4.1", "2.4.1", "2.5.0")
 
 
+# Poles scatter around their district's centre (normal, sigma 0.4 km), at most
+# MAX_SPREAD_KM from it, and always at least DISTRICT_MARGIN_KM closer to their own
+# centre than to any other: the district outlines (simulators/districts.py) are
+# the centres' Voronoi cells, so every pole lies inside the district it names.
+SPREAD_KM = 0.4
+MAX_SPREAD_KM = 1.2
+DISTRICT_MARGIN_KM = 0.05
+
+
+def km_per_degree_longitude(city: City) -> float:
+    return KM_PER_DEGREE_LATITUDE * math.cos(math.radians(city.latitude))
+
+
+def district_offsets_km(city: City) -> list[tuple[float, float]]:
+    """Each district centre as (km east, km north) of the city centre."""
+    per_lon = km_per_degree_longitude(city)
+    return [
+        (
+            (d.longitude - city.longitude) * per_lon,
+            (d.latitude - city.latitude) * KM_PER_DEGREE_LATITUDE,
+        )
+        for d in city.districts
+    ]
+
+
+def to_degrees(city: City, east_km: float, north_km: float) -> tuple[float, float]:
+    """(latitude, longitude) of a point given in km east and north of the centre."""
+    return (
+        city.latitude + north_km / KM_PER_DEGREE_LATITUDE,
+        city.longitude + east_km / km_per_degree_longitude(city),
+    )
+
+
+def _inside_district(
+    centres: list[tuple[float, float]], index: int, east: float, north: float
+) -> tuple[float, float]:
+    """The offset (east, north) from centre `index`, pulled in until the point is
+    clearly nearest to that centre."""
+    radius = math.hypot(east, north)
+    if radius > MAX_SPREAD_KM:
+        east, north = east * MAX_SPREAD_KM / radius, north * MAX_SPREAD_KM / radius
+    cx, cy = centres[index]
+    for _ in range(30):
+        x, y = cx + east, cy + north
+        own = math.hypot(east, north)
+        others = min(
+            (math.hypot(x - ox, y - oy) for i, (ox, oy) in enumerate(centres) if i != index),
+            default=math.inf,
+        )
+        if others - own >= DISTRICT_MARGIN_KM:
+            break
+        east, north = east / 2, north / 2
+    return east, north
+
+
 def fleet_pole_ids(city: City, count: int) -> list[str]:
     """The ids of a fleet of `count` poles in `city` (the seed does not change them)."""
     prefix = city.pole_id_prefix()
@@ -143,17 +198,22 @@ def fleet_pole_ids(city: City, count: int) -> list[str]:
 
 def layout_fleet(city: City, count: int, rng: random.Random, interval_s: float) -> list[PoleSpec]:
     """`count` poles spread over the city's districts, with seeded capabilities."""
+    centres = district_offsets_km(city)
     poles = []
     for number, pole_id in enumerate(fleet_pole_ids(city, count), start=1):
-        district = city.districts[(number - 1) % len(city.districts)]
-        km_per_lon = KM_PER_DEGREE_LATITUDE * math.cos(math.radians(district.latitude))
+        index = (number - 1) % len(city.districts)
+        district = city.districts[index]
         has_ev = rng.random() < EV_SHARE
+        north = rng.gauss(0, SPREAD_KM)
+        east = rng.gauss(0, SPREAD_KM)
+        east, north = _inside_district(centres, index, east, north)
+        latitude, longitude = to_degrees(city, centres[index][0] + east, centres[index][1] + north)
         poles.append(
             PoleSpec(
                 pole_id=pole_id,
                 district=district.name,
-                latitude=round(district.latitude + rng.gauss(0, 0.4) / KM_PER_DEGREE_LATITUDE, 6),
-                longitude=round(district.longitude + rng.gauss(0, 0.4) / km_per_lon, 6),
+                latitude=round(latitude, 6),
+                longitude=round(longitude, 6),
                 has_env=rng.random() < ENV_SHARE,
                 has_wifi=rng.random() < WIFI_SHARE,
                 ev_connectors=rng.choice((1, 2)) if has_ev else 0,
@@ -164,6 +224,12 @@ def layout_fleet(city: City, count: int, rng: random.Random, interval_s: float) 
             )
         )
     return poles
+
+
+def seeded_fleet(city: City, count: int, seed: int, interval_s: float) -> list[PoleSpec]:
+    """The fleet `smartpole simulate fleet --seed SEED` simulates (its layout draws
+    from a generator of its own, so the same seed always gives the same poles)."""
+    return layout_fleet(city, count, random.Random(f"{seed}:fleet"), interval_s)
 
 
 def single_pole(pole_id: str, city: City, families: set[Family]) -> PoleSpec:

@@ -31,11 +31,12 @@ from simulators.city import (
     DEFAULT_LONGITUDE,
     City,
     PoleSpec,
-    layout_fleet,
+    seeded_fleet,
     single_pole,
 )
 from simulators.faults import Fault, FaultPlan, FaultSpecError
 from simulators.generator import Action, Outgoing, Window, fleet_events
+from simulators.inventory import write_inventory
 from simulators.publisher import (
     DEFAULT_WINDOW,
     MQTT_MAX_IN_FLIGHT,
@@ -139,6 +140,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     fleet.add_argument("--city", default=DEFAULT_CITY, help="city name (default %(default)s)")
     fleet.add_argument("--lat", type=float, default=DEFAULT_LATITUDE, help="city centre latitude")
     fleet.add_argument("--lon", type=float, default=DEFAULT_LONGITUDE, help="centre longitude")
+    _add_inventory_option(fleet)
     fleet.set_defaults(handler=run_fleet, settings_class=SimulatorSettings)
 
     pole = kinds.add_parser("pole", help="one pole, every message shown (commissioning, faults)")
@@ -157,6 +159,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     pole.add_argument("--city", default=DEFAULT_CITY)
     pole.add_argument("--lat", type=float, default=DEFAULT_LATITUDE)
     pole.add_argument("--lon", type=float, default=DEFAULT_LONGITUDE)
+    _add_inventory_option(pole)
     pole.set_defaults(handler=run_pole, settings_class=SimulatorSettings)
 
     replay = kinds.add_parser("replay", help="replay recorded readings with original timestamps")
@@ -171,6 +174,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     _add_output_options(replay)
     replay.set_defaults(handler=run_replay, settings_class=SimulatorSettings)
+
+
+def _add_inventory_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--inventory",
+        type=Path,
+        metavar="FILE",
+        help="first write the simulated poles' inventory (GeoJSON: position, district, "
+        "equipment, connectors) for `smartpole poles import FILE`",
+    )
 
 
 def _add_run_options(
@@ -252,9 +265,8 @@ def run_fleet(args: argparse.Namespace, settings: SimulatorSettings) -> int:
     except ValueError as exc:
         return _fail(str(exc))
     seed = _seed(args)
-    poles = layout_fleet(
-        city, args.poles, random.Random(f"{seed}:fleet"), args.interval.total_seconds()
-    )
+    poles = seeded_fleet(city, args.poles, seed, args.interval.total_seconds())
+    _write_inventory(args, poles)
     return _simulate(
         args,
         settings,
@@ -281,6 +293,7 @@ def run_pole(args: argparse.Namespace, settings: SimulatorSettings) -> int:
         return _fail("status is not a capability: every pole publishes it")
     families.add(Family.LIGHT)
     pole = single_pole(args.pole_id, city, families)
+    _write_inventory(args, [pole])
     return _simulate(
         args,
         settings,
@@ -290,6 +303,17 @@ def run_pole(args: argparse.Namespace, settings: SimulatorSettings) -> int:
         seed=_seed(args),
         timezone=timezone,
         echo=_echo,
+    )
+
+
+def _write_inventory(args: argparse.Namespace, poles: list[PoleSpec]) -> None:
+    if args.inventory is None:
+        return
+    count = write_inventory(args.inventory, poles)
+    print(
+        f"wrote the inventory of {count} pole(s) to {args.inventory}: register them with "
+        f"`smartpole poles import {args.inventory}`",
+        file=sys.stderr,
     )
 
 

@@ -1,11 +1,19 @@
 """`smartpole up`: the whole platform on one machine, with one command.
 
 Starts what is missing (a local PostgreSQL and Mosquitto, unless
-SMARTPOLE_DATABASE_URL / SMARTPOLE_MQTT_URL point elsewhere), migrates, then
-runs ingest, the API and a simulated fleet as child processes, prints where
-to look, and on Ctrl-C (or SIGTERM) stops everything in dependency order:
-simulator, API, ingest (which flushes and acks what it holds), broker,
-database. Nothing it started outlives it.
+SMARTPOLE_DATABASE_URL / SMARTPOLE_MQTT_URL point elsewhere), migrates,
+registers the simulated fleet (its inventory imported into the registry, so
+every pole is on the map, in its district, with its connectors, before its
+first message) and issues its broker credentials, then runs ingest, the API
+and the fleet as child processes, prints where to look, and on Ctrl-C (or
+SIGTERM) stops everything in dependency order: simulator, API, ingest (which
+flushes and acks what it holds), broker, database. Nothing it started
+outlives it.
+
+The fleet's seed is kept in SMARTPOLE_STATE_DIR/fleet-seed, so every run on
+the same state simulates the same poles and re-importing their inventory
+changes nothing. A simulated inventory goes only into the database `up`
+started itself, unless SMARTPOLE_UP_REGISTER_FLEET=always.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import signal
 import sys
 import time
@@ -31,7 +40,18 @@ from brokerauth.dynsec import BrokerAdmin, BrokerAdminError
 from config import ConfigError
 from config.endpoints import MqttEndpoint, redact_url
 from config.services import StorageSettings, UpSettings
-from simulators.city import DEFAULT_CITY, DEFAULT_LATITUDE, DEFAULT_LONGITUDE, City, fleet_pole_ids
+from inventory.geo import CityArea, Districts
+from inventory.importer import ImportOptions, import_inventory
+from simulators.city import (
+    DEFAULT_CITY,
+    DEFAULT_LATITUDE,
+    DEFAULT_LONGITUDE,
+    City,
+    fleet_pole_ids,
+    seeded_fleet,
+)
+from simulators.districts import city_bbox, district_outlines
+from simulators.inventory import write_inventory
 from smartpole.local_services import (
     LOCAL_CONSUMER,
     LocalBroker,
@@ -47,6 +67,7 @@ from smartpole.local_services import (
     wait_for,
 )
 from storage.cli import log_report
+from storage.connection import connect
 from storage.migrate import MigrationError, migrate_database
 
 log = logging.getLogger(__name__)
@@ -54,6 +75,11 @@ log = logging.getLogger(__name__)
 STATUS_INTERVAL_S = 15.0
 API_START_TIMEOUT_S = 60.0
 SMARTPOLE = [sys.executable, "-m", "smartpole.cli"]
+FLEET_INTERVAL_S = 10
+FLEET_SEED_FILE = "fleet-seed"
+FLEET_INVENTORY_FILE = "fleet-inventory.geojson"
+DISTRICTS_FILE = "districts.geojson"
+REGISTERED_BY = "smartpole up"
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -127,6 +153,8 @@ class Endpoints:
     simulator_mqtt: dict[str, str]
     admin: MqttEndpoint | None  # to issue the fleet's credentials, when we may
     watch_command: str  # the banner's mosquitto_sub line
+    # Settings the children get from this run (the simulated city's area).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
 
 def _run(launcher: Launcher) -> int:
@@ -140,9 +168,12 @@ def _run(launcher: Launcher) -> int:
     _migrate(settings, endpoints)
     if launcher.stop_requested:
         raise StopRequested
+    seed = _fleet_seed(state_dir) if settings.up_simulated_poles else None
+    if seed is not None:
+        _register_fleet(settings, endpoints, state_dir, seed)
     fleet = _fleet_credentials(settings, endpoints, state_dir)
     api_base = _start_services(launcher, endpoints, logs)
-    simulator_argv = _start_simulator(launcher, endpoints, logs, fleet)
+    simulator_argv = _start_simulator(launcher, endpoints, logs, fleet, seed)
     _print_banner(
         settings, api_base=api_base, endpoints=endpoints, logs=logs, simulator_argv=simulator_argv
     )
@@ -274,6 +305,74 @@ def _fleet_credentials(settings: UpSettings, endpoints: Endpoints, state_dir: Pa
     return folder
 
 
+def _fleet_seed(state_dir: Path) -> int:
+    """The local fleet's seed: read from the state directory, made once."""
+    path = state_dir / FLEET_SEED_FILE
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        seed = random.SystemRandom().randrange(2**31)
+        path.write_text(f"{seed}\n")
+        log.info("new simulated fleet, seed %d (kept in %s)", seed, path)
+        return seed
+
+
+def _register_fleet(settings: UpSettings, endpoints: Endpoints, state_dir: Path, seed: int) -> None:
+    """Write the simulated city's district outlines and the fleet's inventory to
+    the state directory and import the inventory (local database only, unless
+    SMARTPOLE_UP_REGISTER_FLEET=always)."""
+    city = City.named(DEFAULT_CITY, DEFAULT_LATITUDE, DEFAULT_LONGITUDE)
+    districts_path = state_dir / DISTRICTS_FILE
+    outlines = district_outlines(city)
+    partial = districts_path.with_name(districts_path.name + ".partial")
+    partial.write_text(json.dumps(outlines, ensure_ascii=False) + "\n", encoding="utf-8")
+    partial.replace(districts_path)
+    mode = settings.up_register_fleet
+    if mode == "never" or (mode == "local" and settings.database_url is not None):
+        why = "SMARTPOLE_UP_REGISTER_FLEET=never" if mode == "never" else (
+            "SMARTPOLE_DATABASE_URL is an external database; "
+            "SMARTPOLE_UP_REGISTER_FLEET=always imports it there"
+        )  # fmt: skip
+        log.info("simulated fleet not registered (%s)", why)
+        return
+    # The API's admin import checks against the same city, unless configured otherwise.
+    bbox = settings.bbox or city_bbox(city)
+    if settings.city_bbox is None:
+        endpoints.extra_env["SMARTPOLE_CITY_BBOX"] = ",".join(f"{v:g}" for v in bbox)
+    if settings.district_boundaries is None:
+        endpoints.extra_env["SMARTPOLE_DISTRICT_BOUNDARIES"] = str(districts_path)
+        area = CityArea(bbox, Districts.from_geojson(outlines, "name", str(districts_path)))
+    else:
+        area = CityArea.from_settings(settings)
+    poles = seeded_fleet(city, settings.up_simulated_poles, seed, FLEET_INTERVAL_S)
+    inventory = state_dir / FLEET_INVENTORY_FILE
+    write_inventory(inventory, poles)
+    with connect(endpoints.database_url) as conn, inventory.open("rb") as stream:
+        report = import_inventory(
+            conn,
+            stream,
+            source_name=inventory.name,
+            options=ImportOptions(),
+            area=area,
+            changed_by=REGISTERED_BY,
+        )
+    try:
+        if not report.written:
+            rejected = [f"{r.get('pole_id')}: {r['reason']}" for r in report.rows("rejected")]
+            raise LocalServiceError(
+                "the simulated fleet's inventory was rejected (nothing written):\n  "
+                + "\n  ".join(rejected[:10])
+            )
+        c = report.counts
+        print(
+            f"registered the simulated fleet ({inventory}): {c['created']} created, "
+            f"{c['updated']} updated, {c['unchanged']} unchanged",
+            flush=True,
+        )
+    finally:
+        report.close()
+
+
 def _migrate(settings: UpSettings, endpoints: Endpoints) -> None:
     storage_settings = StorageSettings.model_validate(
         {**settings.model_dump(include=set(StorageSettings.model_fields)),
@@ -287,11 +386,17 @@ def _migrate(settings: UpSettings, endpoints: Endpoints) -> None:
 
 def _child_env(endpoints: Endpoints, mqtt: dict[str, str]) -> dict[str, str]:
     # Children read their own settings from the environment, as in production;
-    # only where the database and the broker are (and as whom) differs.
+    # only where the database and the broker are (and as whom), and for a
+    # simulated city where it lies, differs.
     env = inherited_env()
     if mqtt:  # the local broker: none of the caller's broker settings apply
         env = {k: v for k, v in env.items() if not k.startswith("SMARTPOLE_MQTT_")}
-    return {**env, "SMARTPOLE_DATABASE_URL": endpoints.database_url, **mqtt}
+    return {
+        **env,
+        "SMARTPOLE_DATABASE_URL": endpoints.database_url,
+        **endpoints.extra_env,
+        **mqtt,
+    }
 
 
 def _start_services(launcher: Launcher, endpoints: Endpoints, logs: Path) -> str:
@@ -329,11 +434,11 @@ def _start_services(launcher: Launcher, endpoints: Endpoints, logs: Path) -> str
 
 
 def _start_simulator(
-    launcher: Launcher, endpoints: Endpoints, logs: Path, fleet: Path | None
+    launcher: Launcher, endpoints: Endpoints, logs: Path, fleet: Path | None, seed: int | None
 ) -> list[str] | None:
     # The simulator starts last: by now ingest has had the API's start-up time
     # to subscribe, so the fleet's first messages already have a reader.
-    simulator_argv = _simulator_command(launcher.settings.up_simulated_poles)
+    simulator_argv = _simulator_command(launcher.settings.up_simulated_poles, seed)
     if simulator_argv is not None:
         launcher.started.append(
             start_process(
@@ -377,15 +482,15 @@ def _supervise(launcher: Launcher, api_base: str) -> int:
     return 0
 
 
-def _simulator_command(poles: int) -> list[str] | None:
-    if poles == 0:
+def _simulator_command(poles: int, seed: int | None) -> list[str] | None:
+    if poles == 0 or seed is None:
         return None
     # A live fleet: real-time pacing (speed 1) over the longest period the
     # simulator accepts, each family reporting every 10 s so that a newcomer
     # sees data move within seconds (real poles report every few minutes).
     return [
         "simulate", "fleet", "--poles", str(poles), "--speed", "1", "--duration", "366d",
-        "--interval", "10s",
+        "--interval", f"{FLEET_INTERVAL_S}s", "--seed", str(seed),
     ]  # fmt: skip
 
 
@@ -426,6 +531,7 @@ def _print_banner(
     logs: Path,
     simulator_argv: list[str] | None,
 ) -> None:
+    nearest = f"status=Available&lat={DEFAULT_LATITUDE}&lon={DEFAULT_LONGITUDE}&limit=1"
     fleet = (
         f"{settings.up_simulated_poles} simulated poles publishing"
         if simulator_argv
@@ -438,6 +544,8 @@ smartpole is running: {fleet}.
   API docs      {api_base}/docs
   health        curl -s {api_base}/health
   poles         curl -s '{api_base}/v1/poles?limit=5'
+  map data      curl -s {api_base}/v1/poles.geojson
+  charge here   curl -s '{api_base}/v1/ev/connectors?{nearest}'
   latest        curl -s {api_base}/v1/latest
   pole health   curl -s '{api_base}/v1/health/poles?limit=5'
   MQTT          {endpoints.watch_command}

@@ -6,7 +6,8 @@ reads at query time. The API's `/v1/health/poles`, the City overview dashboard
 and the fleet alerts all select from this view, so a city engineer and the
 city app see the same state for the same pole.
 
-Columns: the registry fields, `connection` (online / offline / unknown),
+One row per current pole (retired poles, `decommissioned_at` set, are left
+out). Columns: the registry fields, `connection` (online / offline / unknown),
 `silent_s` (seconds since the last message, platform clock), `stale_sensors`
 (installed families quiet for too long while the pole is online), the newest
 reading time of each family, `lamp_status` and `lamp_fault`, `wifi_status` and
@@ -142,6 +143,7 @@ LEFT JOIN LATERAL (
           WHERE r.pole_id = p.pole_id AND r.observed_at > now() - {horizon}::interval
           ORDER BY r.connector_id, r.observed_at DESC) n
 ) ev ON true
+WHERE p.decommissioned_at IS NULL
 """
     ).format(
         view=sql.Identifier(VIEW),

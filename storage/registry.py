@@ -1,19 +1,27 @@
-"""Admin writes of the pole registry: location, district, capabilities, notes.
+"""Admin writes of the pole registry, each recorded in `pole_registry_history`.
 
 Ingest owns the observed columns (first/last seen, status, firmware); these
-functions touch only the fields an operator maintains.
+functions touch only the fields an operator maintains. Every change says who
+made it (`changed_by`: the admin key's name, the CLI user, `smartpole up`)
+and through what (`source`: the admin API, an import file with its digest, a
+decommission), with each changed field's old and new value. The bulk import
+writes its history with the same `record_history` (storage/inventory.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from typing import Any, LiteralString
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
-from storage.queries.poles import POLE_COLUMNS
+from storage.queries.poles import get_pole
 
+# What PUT/PATCH /v1/admin/poles/{id} maintain.
 REGISTRY_FIELDS: tuple[LiteralString, ...] = (
     "name",
     "district",
@@ -22,10 +30,11 @@ REGISTRY_FIELDS: tuple[LiteralString, ...] = (
     "capabilities",
     "notes",
 )
+ADMIN_API_SOURCE = "admin-api"
 
 
 def put_pole(
-    conn: psycopg.Connection[Any], pole_id: str, fields: dict[str, Any]
+    conn: psycopg.Connection[Any], pole_id: str, fields: dict[str, Any], *, actor: str
 ) -> tuple[dict[str, Any], bool]:
     """Create the pole or replace its registry fields (absent ones become NULL,
     capabilities empty). Returns the pole and whether it was created."""
@@ -36,7 +45,7 @@ def put_pole(
         """
         INSERT INTO poles AS p (pole_id, {columns}) VALUES (%(pole_id)s, {placeholders})
         ON CONFLICT (pole_id) DO UPDATE SET {updates}, updated_at = now()
-        RETURNING {returning}, (xmax = 0) AS created
+        RETURNING (xmax = 0) AS created
         """
     ).format(
         columns=sql.SQL(", ").join(map(sql.Identifier, REGISTRY_FIELDS)),
@@ -44,18 +53,27 @@ def put_pole(
         updates=sql.SQL(", ").join(
             sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(n)) for n in REGISTRY_FIELDS
         ),
-        returning=POLE_COLUMNS,
     )
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        before = _lock_fields(cur, pole_id)
         cur.execute(query, {**values, "pole_id": pole_id})
         row = cur.fetchone()
-    assert row is not None
-    created = bool(row.pop("created"))
-    return row, created
+        assert row is not None
+        after = _lock_fields(cur, pole_id)
+        assert after is not None
+        record_history(
+            cur,
+            [(pole_id, field_changes(before, after))],
+            changed_by=actor,
+            source=ADMIN_API_SOURCE,
+        )
+        pole = get_pole(conn, pole_id)
+    assert pole is not None
+    return pole, bool(row["created"])
 
 
 def patch_pole(
-    conn: psycopg.Connection[Any], pole_id: str, changes: dict[str, Any]
+    conn: psycopg.Connection[Any], pole_id: str, changes: dict[str, Any], *, actor: str
 ) -> dict[str, Any] | None:
     """Change only the given registry fields; None when the pole does not exist."""
     unknown = set(changes) - set(REGISTRY_FIELDS)
@@ -73,12 +91,132 @@ def patch_pole(
     params = _rounded(dict(changes))
     if "capabilities" in params and params["capabilities"] is None:
         params["capabilities"] = []
-    query = sql.SQL("UPDATE poles SET {} WHERE pole_id = %(pole_id)s RETURNING {}").format(
-        updates, POLE_COLUMNS
-    )
+    query = sql.SQL("UPDATE poles SET {} WHERE pole_id = %(pole_id)s").format(updates)
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        before = _lock_fields(cur, pole_id)
+        if before is None:
+            return None
         cur.execute(query, {**params, "pole_id": pole_id})
-        return cur.fetchone()
+        after = _lock_fields(cur, pole_id)
+        assert after is not None
+        record_history(
+            cur,
+            [(pole_id, field_changes(before, after))],
+            changed_by=actor,
+            source=ADMIN_API_SOURCE,
+        )
+        return get_pole(conn, pole_id)
+
+
+def _lock_fields(cur: psycopg.Cursor[dict[str, Any]], pole_id: str) -> dict[str, Any] | None:
+    cur.execute(
+        sql.SQL("SELECT {} FROM poles WHERE pole_id = %s FOR UPDATE").format(
+            sql.SQL(", ").join(map(sql.Identifier, REGISTRY_FIELDS))
+        ),
+        (pole_id,),
+    )
+    return cur.fetchone()
+
+
+def field_changes(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """{field: {"old": ..., "new": ...}} for each field whose value differs (every
+    non-empty field of a new entry, `before` None), JSON-ready."""
+    changes: dict[str, dict[str, Any]] = {}
+    for name, new in after.items():
+        old = None if before is None else before.get(name)
+        if _comparable(old) != _comparable(new):
+            changes[name] = {"old": json_value(old), "new": json_value(new)}
+    return changes
+
+
+def _comparable(value: Any) -> Any:
+    # An empty list, object or text says the same as NULL: nothing recorded.
+    return None if value in ([], {}, "", ()) else value
+
+
+def json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [json_value(v) for v in value]
+    return value
+
+
+def record_history(
+    cur: psycopg.Cursor[Any],
+    entries: Iterable[tuple[str, dict[str, Any]]],
+    *,
+    changed_by: str,
+    source: str,
+) -> int:
+    """One history row per (pole, changes) with something changed; returns how many."""
+    rows = [
+        (pole_id, changed_by, source, Jsonb(changes)) for pole_id, changes in entries if changes
+    ]
+    if rows:
+        cur.executemany(
+            "INSERT INTO pole_registry_history (pole_id, changed_by, source, changes) "
+            "VALUES (%s, %s, %s, %s)",
+            rows,
+        )
+    return len(rows)
+
+
+def pole_history(
+    conn: psycopg.Connection[Any], pole_id: str, after_id: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """A pole's registry changes, oldest first, one page (keyset on the history id)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            """
+            SELECT id, pole_id, changed_at, changed_by, source, changes
+            FROM pole_registry_history
+            WHERE pole_id = %(pole_id)s AND (%(after)s::bigint IS NULL OR id > %(after)s)
+            ORDER BY id
+            LIMIT %(limit)s
+            """,
+            {"pole_id": pole_id, "after": after_id, "limit": limit},
+        )
+        return cur.fetchall()
+
+
+def has_history_or_pole(conn: psycopg.Connection[Any], pole_id: str) -> bool:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM poles WHERE pole_id = %(p)s) "
+        "OR EXISTS (SELECT 1 FROM pole_registry_history WHERE pole_id = %(p)s)",
+        {"p": pole_id},
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def decommission(
+    conn: psycopg.Connection[Any], pole_id: str, *, changed_by: str, source: str
+) -> tuple[str, datetime | None]:
+    """Mark the pole retired now, in the caller's transaction. Returns ("done", when),
+    ("already", when it was retired) or ("missing", None)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT decommissioned_at FROM poles WHERE pole_id = %s FOR UPDATE", (pole_id,))
+        row = cur.fetchone()
+        if row is None:
+            return "missing", None
+        if row[0] is not None:
+            return "already", row[0]
+        cur.execute(
+            "UPDATE poles SET decommissioned_at = now(), updated_at = now() "
+            "WHERE pole_id = %s RETURNING decommissioned_at",
+            (pole_id,),
+        )
+        done = cur.fetchone()
+        assert done is not None
+        record_history(
+            cur,
+            [(pole_id, {"decommissioned_at": {"old": None, "new": json_value(done[0])}})],
+            changed_by=changed_by,
+            source=source,
+        )
+        return "done", done[0]
 
 
 def _rounded(fields: dict[str, Any]) -> dict[str, Any]:

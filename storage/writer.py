@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
 import psycopg
 from psycopg import sql
 
@@ -133,6 +134,9 @@ class ReadingWriter:
         result = WriteResult()
         self._ensure_staging()
         with self.conn.transaction():
+            readings, retired = self._set_aside_retired(readings)
+            if retired:
+                rejections = [*rejections, *retired]
             by_family: dict[Family, list[ReceivedReading]] = {}
             for item in readings:
                 by_family.setdefault(item.topic.family, []).append(item)
@@ -143,6 +147,43 @@ class ReadingWriter:
             self._update_registry(readings, rejections)
             result.quarantined = self._quarantine(rejections)
         return result
+
+    def _set_aside_retired(
+        self, readings: Sequence[ReceivedReading]
+    ) -> tuple[Sequence[ReceivedReading], list[ReceivedRejection]]:
+        """Readings of decommissioned poles received after their retirement become
+        quarantine rows (one lookup per batch, in the batch's transaction)."""
+        if not readings:
+            return readings, []
+        pole_ids = list({item.topic.pole_id for item in readings})
+        retired_at: dict[str, datetime] = dict(
+            self.conn.execute(
+                "SELECT pole_id, decommissioned_at FROM poles "
+                "WHERE decommissioned_at IS NOT NULL AND pole_id = ANY(%s)",
+                (pole_ids,),
+            ).fetchall()
+        )
+        if not retired_at:
+            return readings, []
+        kept: list[ReceivedReading] = []
+        set_aside: list[ReceivedRejection] = []
+        for item in readings:
+            since = retired_at.get(item.topic.pole_id)
+            if since is None or item.received_at < since:
+                kept.append(item)
+                continue
+            reason = (
+                f"pole {item.topic.pole_id} was decommissioned at {since.isoformat()}; "
+                "readings of a retired pole are not stored"
+            )
+            # The reading as the pole sent it (re-encoded: the writer holds no raw bytes).
+            raw = orjson.dumps(item.reading.wire())
+            set_aside.append(
+                ReceivedRejection(
+                    str(item.topic), item.topic, Rejection(reason, raw), item.received_at
+                )
+            )
+        return kept, set_aside
 
     def _ensure_staging(self) -> None:
         if self._staging_ready:

@@ -11,7 +11,14 @@ from starlette.responses import Response, StreamingResponse
 
 from api.cursors import decode_cursor
 from api.deps import Db, State, page_size, stream_holding_a_slot
-from api.params import CursorQuery, DistrictQuery, LimitQuery, PoleIdPath, parse_bbox
+from api.params import (
+    SAFE_TEXT,
+    CursorQuery,
+    DistrictQuery,
+    LimitQuery,
+    PoleIdPath,
+    parse_bbox,
+)
 from api.problems import COMMON_PROBLEMS, not_found, problem_response_doc
 from api.responses import license_link
 from api.routes.common import next_link, respond
@@ -36,9 +43,21 @@ CapabilityQuery = Annotated[
 ]
 
 
-def _filters(district: str | None, bbox: str | None, capability: str | None) -> PoleFilter:
+AssetIdQuery = Annotated[
+    str | None,
+    Query(
+        description="Only the pole with this asset number of the city's register",
+        pattern=SAFE_TEXT,
+        examples=["Mast 12/345"],
+    ),
+]
+
+
+def _filters(
+    district: str | None, bbox: str | None, capability: str | None, asset_id: str | None = None
+) -> PoleFilter:
     box = BoundingBox(*parse_bbox(bbox)) if bbox is not None else None
-    return PoleFilter(district=district, bbox=box, capability=capability)
+    return PoleFilter(district=district, bbox=box, capability=capability, asset_id=asset_id)
 
 
 @router.get("/poles", response_model=PoleList, responses=COMMON_PROBLEMS)
@@ -50,11 +69,13 @@ def list_poles(
     district: DistrictQuery = None,
     bbox: BboxQuery = None,
     capability: CapabilityQuery = None,
+    asset_id: AssetIdQuery = None,
     limit: LimitQuery = None,
     cursor: CursorQuery = None,
 ) -> Response:
-    """Poles, ordered by id, filtered by district, bounding box and capability."""
-    filters = _filters(district, bbox, capability)
+    """Current poles (retired ones are left out), ordered by id, filtered by district,
+    bounding box, capability and the city's asset number."""
+    filters = _filters(district, bbox, capability, asset_id)
     after = decode_cursor(cursor, "poles", (str,))[0] if cursor else None
     size = page_size(state, limit)
     with db.connection() as conn:
@@ -102,9 +123,10 @@ def poles_geojson(
     district: DistrictQuery = None,
     bbox: BboxQuery = None,
     capability: CapabilityQuery = None,
+    asset_id: AssetIdQuery = None,
 ) -> StreamingResponse:
-    """Every matching pole as one GeoJSON FeatureCollection, streamed (no page cap)."""
-    filters = _filters(district, bbox, capability)
+    """Every matching current pole as one GeoJSON FeatureCollection, streamed (no page cap)."""
+    filters = _filters(district, bbox, capability, asset_id)
     assert state.pool is not None
     pool = state.pool
     lic = state.license

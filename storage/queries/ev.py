@@ -41,7 +41,7 @@ def find_connectors(
     columns = sql.SQL(", ").join(
         sql.Identifier("r", c) for c in ("observed_at", *VALUE_COLUMNS[Family.EV])
     )
-    clauses: list[sql.Composable] = [sql.SQL("true")]
+    clauses: list[sql.Composable] = [sql.SQL("p.decommissioned_at IS NULL")]  # current poles
     if filters.status is not None:
         clauses.append(sql.SQL("r.status = %(status)s"))
     if filters.district is not None:
@@ -77,9 +77,11 @@ def find_connectors(
             ) n
         ), current AS (
             SELECT p.pole_id, c.connector_id, p.district, p.latitude, p.longitude,
-                   {distance} AS distance_m, {columns}
+                   {distance} AS distance_m, pc.max_power_kw, pc.plug_type, {columns}
             FROM connectors c
             JOIN poles p ON p.pole_id = c.pole_id
+            LEFT JOIN pole_connectors pc
+                   ON pc.pole_id = c.pole_id AND pc.connector_id = c.connector_id
             CROSS JOIN LATERAL (
                 SELECT * FROM ev_readings e
                 WHERE e.pole_id = c.pole_id AND e.connector_id = c.connector_id

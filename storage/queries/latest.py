@@ -86,7 +86,7 @@ def latest_of_city(
 ) -> list[dict[str, Any]]:
     """The newest reading of `family` for each pole (poles without one are left out),
     one page ordered by pole id."""
-    clauses: list[sql.Composable] = [sql.SQL("true")]
+    clauses: list[sql.Composable] = [sql.SQL("p.decommissioned_at IS NULL")]  # current poles
     if district is not None:
         clauses.append(sql.SQL("p.district = %(district)s"))
     if after is not None:

@@ -10,10 +10,19 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-POLE_COLUMNS = sql.SQL(
-    "pole_id, name, district, latitude, longitude, capabilities, notes, first_seen, last_seen, "
-    "last_observed_at, status, status_since, firmware_version"
+# The public face of a pole: registry fields (models/catalogue/registry.py says which
+# are public; `internal_properties` never appears here), its connectors, and what
+# was observed.
+CONNECTORS_OF_POLE = sql.SQL(
+    "(SELECT coalesce(jsonb_agg(jsonb_build_object('connector_id', c.connector_id, "
+    "'max_power_kw', c.max_power_kw, 'plug_type', c.plug_type) ORDER BY c.connector_id), "
+    "'[]'::jsonb) FROM pole_connectors c WHERE c.pole_id = poles.pole_id)"
 )
+POLE_COLUMNS = sql.SQL(
+    "pole_id, asset_id, name, district, latitude, longitude, capabilities, {connectors} AS "
+    "connectors, lamp_rated_power_w, commissioned_on, notes, properties, first_seen, last_seen, "
+    "last_observed_at, status, status_since, firmware_version, decommissioned_at"
+).format(connectors=CONNECTORS_OF_POLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +38,19 @@ class PoleFilter:
     district: str | None = None
     bbox: BoundingBox | None = None
     capability: str | None = None
+    asset_id: str | None = None
 
 
 def _where(filters: PoleFilter, after: str | None) -> tuple[sql.Composable, dict[str, Any]]:
-    clauses: list[sql.Composable] = [sql.SQL("true")]
+    # Retired poles are history: kept (GET /v1/poles/{id} shows them), never listed.
+    clauses: list[sql.Composable] = [sql.SQL("decommissioned_at IS NULL")]
     params: dict[str, Any] = {}
     if filters.district is not None:
         clauses.append(sql.SQL("district = %(district)s"))
         params["district"] = filters.district
+    if filters.asset_id is not None:
+        clauses.append(sql.SQL("asset_id = %(asset_id)s"))
+        params["asset_id"] = filters.asset_id
     if filters.capability is not None:
         clauses.append(sql.SQL("%(capability)s = ANY (capabilities)"))
         params["capability"] = filters.capability

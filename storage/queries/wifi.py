@@ -17,7 +17,7 @@ def list_hotspots(
     limit: int,
 ) -> list[dict[str, Any]]:
     """Each pole's newest Wi-Fi reading (by device time), one page by pole id."""
-    clauses: list[sql.Composable] = [sql.SQL("true")]
+    clauses: list[sql.Composable] = [sql.SQL("p.decommissioned_at IS NULL")]  # current poles
     if status is not None:
         clauses.append(sql.SQL("r.status = %(status)s"))
     if district is not None:

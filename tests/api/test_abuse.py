@@ -213,6 +213,8 @@ def test_named_hashed_admin_keys_each_work_and_failures_are_counted(
             answer = http.put(f"/v1/admin/poles/K-{name}", json=POLE, headers={"X-API-Key": key})
             assert answer.status_code == 201, answer.text
             assert f"by admin-key:{name}" in caplog.text
+            history = http.get(f"/v1/admin/poles/K-{name}/history", headers={"X-API-Key": key})
+            assert [e["changed_by"] for e in history.json()["items"]] == [f"admin-key:{name}"]
         assert http.put("/v1/admin/poles/K-1", json=POLE).status_code == 401
         for wrong in ("k-ops-", keys["ops"] + "x", keys["ops"].upper(), "ü".encode() * 40):
             answer = http.put("/v1/admin/poles/K-1", json=POLE, headers={"X-API-Key": wrong})

@@ -1,22 +1,28 @@
 """The README's run command, exactly as written, on this machine: it brings
-the platform up, the simulated fleet's readings reach the API, Ctrl-C stops
-it, and nothing it started is left running. A second run reuses the data."""
+the platform up, the simulated fleet is registered before it publishes (every
+pole on the map, in its district, with its connectors), its readings reach the
+API, Ctrl-C stops it, and nothing it started is left running. A second run
+reuses the data and the same fleet: re-importing its inventory changes nothing."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
 from brokerauth import commissioning
 from config.endpoints import MqttEndpoint
-from tests.deploy.launch import REPO, Launch, launch_env, processes_marked
+from simulators.city import DEFAULT_CITY, DEFAULT_LATITUDE, DEFAULT_LONGITUDE, City, seeded_fleet
+from smartpole.up import FLEET_INTERVAL_S, FLEET_SEED_FILE
+from tests.deploy.launch import REPO, Launch, get_json, launch_env, processes_marked
 from tests.support.mqtt import MqttProbe
 from tests.support.services import wait_until
 
 pytestmark = pytest.mark.slow
+FLEET_SIZE = 6
 
 
 def readme_run_command() -> str:
@@ -95,14 +101,67 @@ def _assert_no_secret_in_processes(launch: Launch, secrets: dict[str, str]) -> N
                 assert secret not in text, f"the password of {name} is in {ident.command}'s {part}"
 
 
+def _seed_with_chargers(state_dir: Path) -> None:
+    """Keep a seed in the state directory (as `smartpole up` does after its first
+    run) whose fleet has chargers and sensor heads, so the checks below always
+    have something to find."""
+    city = City.named(DEFAULT_CITY, DEFAULT_LATITUDE, DEFAULT_LONGITUDE)
+    for seed in range(1, 1000):
+        poles = seeded_fleet(city, FLEET_SIZE, seed, FLEET_INTERVAL_S)
+        if sum(p.ev_connectors for p in poles) >= 3 and sum(p.has_env for p in poles) >= 3:
+            state_dir.mkdir(parents=True)
+            (state_dir / FLEET_SEED_FILE).write_text(f"{seed}\n")
+            return
+    raise AssertionError("no seed gives chargers")
+
+
+def _map_is_complete(launch: Launch) -> dict[str, Any]:
+    """Every pole on the map: a Point and a district; returns the GeoJSON."""
+    collection = get_json(f"{launch.api_base}/v1/poles.geojson")
+    assert collection is not None and "features" in collection, collection
+    features = collection["features"]
+    assert len(features) == FLEET_SIZE, [f["id"] for f in features]
+    for feature in features:
+        assert feature["geometry"]["type"] == "Point", feature
+        assert len(feature["geometry"]["coordinates"]) == 2, feature
+        assert feature["properties"]["district"], feature
+    return collection
+
+
+def _registry(collection: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """What the inventory says of each pole (not what was observed since)."""
+    return [
+        (f["id"], f["geometry"], f["properties"]["district"], f["properties"]["connectors"])
+        for f in collection["features"]
+    ]
+
+
+def _nearest_free_connector(launch: Launch) -> dict[str, Any] | None:
+    query = urlencode(
+        {"status": "Available", "lat": DEFAULT_LATITUDE, "lon": DEFAULT_LONGITUDE, "limit": 1}
+    )
+    page = get_json(f"{launch.api_base}/v1/ev/connectors?{query}")
+    items = (page or {}).get("items") or []
+    return items[0] if items else None
+
+
+def _district_groups(launch: Launch) -> set[str | None]:
+    series = get_json(f"{launch.api_base}/v1/aggregates/env/pm10?group=district")
+    return {p["group"] for p in (series or {}).get("points", [])}
+
+
 def test_run_command_brings_everything_up_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
     command = readme_run_command()
     state_dir = tmp_path / "state"
-    env = launch_env(state_dir, up_simulated_poles=5)
+    _seed_with_chargers(state_dir)
+    env = launch_env(state_dir, up_simulated_poles=FLEET_SIZE)
     launch = Launch.start(["bash", "-c", command], env, tmp_path / "run1.log")
     try:
         # Bounded generously: a fresh machine may first install the environment.
         launch.wait_for_output("Ctrl-C stops everything", timeout=600)
+        assert f"{FLEET_SIZE} created, 0 updated, 0 unchanged" in launch.text()
+        # Registered before the first message: the map is complete at once.
+        collection = _map_is_complete(launch)
         wait_until(
             lambda: _readings_arriving(launch), 120, "readings from the simulated fleet in /health"
         )
@@ -110,8 +169,28 @@ def test_run_command_brings_everything_up_and_ctrl_c_leaves_nothing(tmp_path: Pa
         assert poles is not None
         _assert_authentication_is_on(state_dir, env)
         secrets = _secrets(state_dir)
-        assert len([name for name in secrets if name.endswith(".json")]) == 5
+        assert len([name for name in secrets if name.endswith(".json")]) == FLEET_SIZE
         _assert_no_secret_in_processes(launch, secrets)
+
+        wait_until(
+            lambda: _nearest_free_connector(launch) is not None, 120, "a free charging connector"
+        )
+        nearest = _nearest_free_connector(launch)
+        assert nearest is not None
+        assert nearest["distance_m"] > 0 and nearest["max_power_kw"] in (11.0, 22.0), nearest
+        assert nearest["plug_type"] == "Type2" and nearest["district"], nearest
+
+        env_districts = {
+            f["properties"]["district"]
+            for f in collection["features"]
+            if "env" in f["properties"]["capabilities"]
+        }
+        wait_until(
+            lambda: _district_groups(launch) == env_districts,
+            120,
+            f"a pm10 group for each of {sorted(env_districts)}",
+        )
+        assert None not in _district_groups(launch) and "" not in _district_groups(launch)
         launch.ctrl_c()
         output = launch.text()
         assert "smartpole up: stopped" in output, output
@@ -138,6 +217,9 @@ def test_run_command_brings_everything_up_and_ctrl_c_leaves_nothing(tmp_path: Pa
         assert health is not None
         assert health["poles"] >= poles["poles"]
         assert "creating a PostgreSQL cluster" not in again.text()
+        # The same seed, the same poles: their inventory imports as unchanged.
+        assert f"0 created, 0 updated, {FLEET_SIZE} unchanged" in again.text()
+        assert _registry(_map_is_complete(again)) == _registry(collection)
         again.ctrl_c()
         _assert_all_gone(again)
     finally:

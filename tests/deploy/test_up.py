@@ -156,6 +156,46 @@ def test_local_broker_config_keeps_the_guarantees_and_security_and_replaces_the_
     assert directives["message_size_limit"] == [["1048576"]]
 
 
+def test_a_simulated_inventory_goes_into_an_external_database_only_when_asked(
+    tmp_path: Path, database_url: str, mosquitto: MosquittoServer
+) -> None:
+    def run(log: str, **settings: str | int) -> str:
+        state_dir = tmp_path / "state"
+        env = launch_env(
+            state_dir,
+            database_url=database_url,
+            mqtt_url=mosquitto.url,
+            up_simulated_poles=3,
+            mqtt_client_id="up-inventory-test",
+            **settings,
+        )
+        launch = Launch.start(UP, env, tmp_path / log)
+        try:
+            launch.wait_for_output("Ctrl-C stops everything", timeout=120)
+            assert launch.ctrl_c() == 0
+            return launch.text()
+        finally:
+            launch.kill_leftovers()
+
+    def registered() -> list[tuple[str, str]]:
+        with psycopg.connect(database_url) as conn:
+            return conn.execute(  # type: ignore[return-value]
+                "SELECT pole_id, changed_by FROM pole_registry_history ORDER BY pole_id"
+            ).fetchall()
+
+    output = run("first.log")
+    assert "simulated fleet not registered (SMARTPOLE_DATABASE_URL is an external" in output
+    assert registered() == []
+    # The outlines of the simulated city are written all the same (for a map).
+    assert (tmp_path / "state" / "districts.geojson").exists()
+
+    output = run("second.log", up_register_fleet="always")
+    # Created, or updated when the first run's messages already registered them
+    # (without a position): either way three registry changes by `smartpole up`.
+    assert "registered the simulated fleet" in output
+    assert [who for _, who in registered()] == ["smartpole up"] * 3
+
+
 def test_the_local_cluster_preloads_timescaledb_when_the_package_is_installed(
     tmp_path: Path,
 ) -> None:
