@@ -87,7 +87,7 @@ def test_a_summer_hour_near_midnight_is_on_the_cet_day_not_the_local_one() -> No
     assert not means[date(2023, 7, 2)].valid
 
 
-# --- coverage rules --------------------------------------------------------------------------------
+# --- coverage rules ----------
 
 
 def test_a_valid_hour_needs_75_percent_of_its_expected_readings() -> None:
@@ -167,7 +167,7 @@ def test_an_incomplete_count_already_over_the_allowance_is_exceeded_as_a_lower_b
     )
 
 
-# --- thresholds and rounding -------------------------------------------------------------------------
+# --- thresholds and rounding ----------
 
 
 def _days_at(values: list[float]) -> Series:
@@ -233,7 +233,7 @@ def test_each_year_is_judged_by_the_rules_in_force_and_against_2030() -> None:
                for s, _ in judged_2023)  # fmt: skip
 
 
-# --- ozone ------------------------------------------------------------------------------------------
+# --- ozone ----------
 
 
 def _ozone_years(years: range, high_days: dict[int, int]) -> dict[datetime, float]:
@@ -296,7 +296,7 @@ def test_aot40_target_needs_three_valid_years_of_five() -> None:
     assert result.published == 22080
 
 
-# --- zones ------------------------------------------------------------------------------------------
+# --- zones ----------
 
 
 def test_the_worst_valid_site_decides_a_zone_and_the_mean_is_given_beside_it() -> None:
