@@ -420,6 +420,9 @@ def stations(*, request: Request, state: State, db: Db, district: DistrictQuery 
 
 def _days(first: date | None, last: date | None) -> tuple[date, date]:
     today = datetime.now(CET).date()
+    for name, day in (("from", first), ("to", last)):
+        if day is not None and not date(2000, 1, 1) <= day <= date(2099, 12, 31):
+            raise bad_parameter(name, "must be a day in 2000-2099")
     last = last or today
     first = first or last - timedelta(days=29)
     if first > last:
