@@ -19,6 +19,7 @@ COPY config ./config
 COPY storage ./storage
 COPY brokerauth ./brokerauth
 COPY inventory ./inventory
+COPY airquality ./airquality
 COPY ingest ./ingest
 COPY api ./api
 COPY simulators ./simulators

@@ -25,6 +25,7 @@ from api.routes import (
     admin,
     aggregates,
     air_quality,
+    air_quality_statistics,
     ev,
     latest,
     ops,
@@ -64,7 +65,10 @@ def _configure_connection(conn: psycopg.Connection[Any]) -> None:
     conn.execute(f"SET statement_timeout = {QUERY_TIMEOUT_MS:d}".encode())
 
 
-ROUTERS = (poles, latest, series, aggregates, ev, wifi, air_quality, pole_health, admin, ops)
+ROUTERS = (
+    poles, latest, series, aggregates, ev, wifi, air_quality, air_quality_statistics,
+    pole_health, admin, ops,
+)  # fmt: skip
 
 
 def create_app(settings: ApiSettings, *, response_cache: ResponseCache | None = None) -> FastAPI:

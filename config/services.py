@@ -213,6 +213,13 @@ class ApiSettings(DatabaseSettings, LocalTimeSettings, CityAreaSettings):
         description="Longest time range a raw (unaggregated) JSON series may span; longer "
         "ranges are refused with a hint to aggregate, page or use the CSV export.",
     )
+    api_colocation_max_distance_m: float = Field(
+        default=100.0,
+        gt=0,
+        le=10_000,
+        description="A pole this close to a reference station (metres) is compared with it "
+        "at GET /v1/air-quality/colocation (a request may ask for another distance).",
+    )
     api_cache_max_age_s: int = Field(
         default=30, ge=0, description="Cache-Control max-age of public read responses."
     )

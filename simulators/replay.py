@@ -19,27 +19,18 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 
+from airquality.stations import UBA_COLUMNS, uba_hour_end
 from models.readings import EnvReading
 from models.topics import Family, PoleTopic, TopicError
 from models.wire import DecodeLimits, decode_message
 from simulators.generator import Action, ExpectedItem, Outgoing, quarantine_key
 
-UBA_TIMEZONE = ZoneInfo("Europe/Berlin")
-# UBA column headers start with these words; the mapping does not depend on
-# the exact (long, Unicode-subscripted) header text.
-UBA_COLUMNS = {
-    "particulate matter (pm₁₀)": "pm10",
-    "ozone": "o3",
-    "nitrogen dioxide": "no2",
-    "particulate matter (pm₂,₅)": "pm25",
-}
 MAX_LINE_BYTES = 1024 * 1024
 
 
@@ -75,21 +66,6 @@ def detect_format(path: Path) -> str:
 
 
 # --- UBA CSV ------------------------------------------------------------------
-
-
-def uba_hour_end(date_text: str, label_hour: int, second_occurrence: bool) -> datetime:
-    """The UTC end of an hour labelled in UBA's hour-ending local time.
-
-    Label H on a date is the hour that started at (H-1):00 local time (label
-    24:00 is the last hour of that date). In the autumn the hour starting at
-    02:00 happens twice (CEST, then CET): the file lists its label 03:00
-    twice, and the second one is the CET hour (fold=1). In spring the hour
-    starting at 02:00 does not exist and the file has no 03:00."""
-    day = datetime.strptime(date_text, "%Y-%m-%d")  # a local wall date, zoned below
-    start_local = (day + timedelta(hours=label_hour - 1)).replace(
-        tzinfo=UBA_TIMEZONE, fold=1 if second_occurrence else 0
-    )
-    return start_local.astimezone(UTC) + timedelta(hours=1)
 
 
 def uba_messages(path: Path, report: ReplayReport, pole_prefix: str = "UBA") -> Iterator[Outgoing]:

@@ -32,6 +32,8 @@ COMMAND_MODULES: dict[str, str] = {
     "poles": "smartpole.poles_cli",
     "broker": "brokerauth.broker_cli",
     "certs": "brokerauth.certs_cli",
+    "stations": "airquality.cli",
+    "air-quality": "airquality.cli",
     "up": "smartpole.up",
 }
 EXIT_BAD_CONFIGURATION = 2
@@ -46,8 +48,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     names = [command] if command in COMMAND_MODULES else list(COMMAND_MODULES)
-    for name in names:
-        importlib.import_module(COMMAND_MODULES[name]).register(commands)
+    for module in dict.fromkeys(COMMAND_MODULES[name] for name in names):  # one module, 2 commands
+        importlib.import_module(module).register(commands)
     return parser
 
 

@@ -93,6 +93,20 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
         10,
         q.ENV_EXCEEDANCES,
     )
+    layout.add(
+        table_panel(
+            "Official statistics this year (EU method, with coverage)",
+            q.OFFICIAL_STATISTICS,
+            "Per pole (indicative) and reference station: annual means and exceedance counts "
+            "against the allowed numbers, computed as GET /v1/air-quality/statistics computes "
+            "them (CET, data-capture rules, values as published), stored by `smartpole "
+            "air-quality refresh`. valid false: the coverage rule fails (capture_percent); "
+            "verdict: met, exceeded or cannot be judged.",
+        ),
+        24,
+        10,
+        q.OFFICIAL_STATISTICS,
+    )
     return assemble(
         SPEC,
         layout,

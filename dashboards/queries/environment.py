@@ -196,3 +196,26 @@ ENV_EXCEEDANCES = PanelSql(
         *(num(exceedance_column(s)) for s in EXCEEDANCE_STANDARDS),
     ),
 )
+
+
+# --- official statistics this year (the API's computation, stored by the refresh job) ---------
+# Grafana reads SQL, so it reads the rows `smartpole air-quality refresh` writes with the
+# same code as GET /v1/air-quality/statistics, instead of restating the rules here.
+OFFICIAL_STATISTICS = PanelSql(
+    f"""SELECT s.site_kind AS kind, s.site_id AS site,
+       coalesce(s.district, 'unassigned') AS district, s.statistic, s.rule_set,
+       CASE WHEN s.in_force THEN 'in force' ELSE '2030 target' END AS judged_as,
+       s.threshold, s.published AS value, s.allowed, s.exceedances, s.valid::text AS valid,
+       round((100 * s.capture)::numeric, 1) AS capture_percent, s.verdict,
+       s.computed_at::text AS computed_at
+FROM aq_statistics s LEFT JOIN poles p ON p.pole_id = s.site_id AND s.site_kind = 'pole'
+WHERE s.year = extract(year FROM {_cet("$__timeTo()::timestamptz")})::int
+  AND (s.site_kind = 'reference' OR ({IN_DISTRICTS} AND {IN_POLES}))
+ORDER BY s.verdict = 'exceeded' DESC, s.site_kind DESC, s.site_id, s.statistic, s.rule_set""",
+    Shape.TABLE,
+    (
+        text("kind"), text("site"), text("district"), text("statistic"), text("rule_set"),
+        text("judged_as"), num("threshold"), num("value"), num("allowed"), num("exceedances"),
+        text("valid"), num("capture_percent", "percent"), text("verdict"), text("computed_at"),
+    ),
+)  # fmt: skip

@@ -62,6 +62,9 @@ class AirQualityStandard:
     citation: str
     # Ozone target values count exceedances averaged over several years.
     averaged_over_years: int = 1
+    # The fewest valid years that average may rest on (2008/50/EC Annex VII B.2,
+    # footnotes: one year for the health target value, three for AOT40).
+    min_valid_years: int = 1
 
     @property
     def key(self) -> str:
@@ -91,7 +94,7 @@ EU_STANDARDS: tuple[AirQualityStandard, ...] = (
                        averaged_over_years=3),
     AirQualityStandard("o3", Indicator.AOT40, 18_000.0, Objective.TARGET_VALUE,
                        RuleSet.EU_2008, _2008_FROM, None, f"{_2008}, Annex VII, B.2",
-                       averaged_over_years=5),
+                       averaged_over_years=5, min_valid_years=3),
     AirQualityStandard("o3", Indicator.HOURLY_MEAN, 180.0, Objective.INFORMATION_THRESHOLD,
                        RuleSet.EU_2008, _2008_FROM, None, f"{_2008}, Annex XII, B"),
     AirQualityStandard("o3", Indicator.HOURLY_MEAN, 240.0, Objective.ALERT_THRESHOLD,
@@ -132,6 +135,56 @@ MIN_ANNUAL_CAPTURE = 0.90
 # Official statistics use CET (UTC+1, no daylight saving), as the EU ozone rules
 # and the German Environment Agency's tabulations do.
 STATISTICS_UTC_OFFSET_HOURS = 1
+STATISTICS_TIME_CONVENTION = (
+    "CET: UTC+1 all year, no daylight saving time. A day runs 00:00-24:00 UTC+1 "
+    "(23:00-23:00 UTC), a year from 1 January 00:00 UTC+1; an hour belongs to the day "
+    "its start falls in. 2008/50/EC Annex VII A (AOT40 'Central European Time'); EEA "
+    "e-reporting keeps hourly data in UTC+1; the UBA tabulates in CET (MEZ)."
+)
+
+# --- ozone (2008/50/EC Annex VII A.1, A.2) -----------------------------------------------
+# AOT40: the excess of hourly means over 80 µg/m³ (= 40 ppb), summed over the 1-hour values
+# from 08:00 to 20:00 CET (the 12 hours starting 08:00 ... 19:00) of 1 May - 31 July.
+AOT40_THRESHOLD = 80.0
+AOT40_FIRST_HOUR_CET = 8
+AOT40_END_HOUR_CET = 20  # exclusive: the last hour counted starts at 19:00
+AOT40_MONTHS = (5, 6, 7)
+# AOT40 needs 90 % of the hourly values of its window (Annex VII A.2); with less than all
+# of them it is estimated as measured x possible hours / measured hours (Annex VII A.1).
+MIN_AOT40_CAPTURE = 0.90
+# Exceedances of the MDA8 target value per year: valid with 90 % of the month's daily
+# maxima of 8-hour means ("27 available daily values per month") in five of the six
+# summer months April-September (Annex VII A.2). This replaces the 90 % annual rule for O3.
+MIN_MDA8_DAYS_PER_MONTH = 27
+OZONE_SUMMER_MONTHS = (4, 5, 6, 7, 8, 9)
+MIN_VALID_SUMMER_MONTHS = 5
+
+# --- rounding ------------------------------------------------------------------------------
+# The agencies publish concentrations as whole µg/m³ (the UBA's exports and annual balance;
+# EEA statistics), rounded half up. Exceedances are judged on the value as published:
+# a daily mean of 50.4 is published as 50 and is not over 50; 50.5 is published as 51 and
+# is. Why rounded: every figure the UBA publishes for a station (hourly, daily, annual
+# values) is an integer, so its counts can only rest on those integers; judging
+# unrounded values would count days the published series shows at exactly 50. Whether
+# the UBA rounds before comparing is not confirmed in writing (docs/domain-sources.md,
+# section 2.3): the response says which rule was applied.
+PUBLISHED_DECIMALS = 0
+ROUNDING_RULE = "half up to whole µg/m³ (AOT40: whole µg/m³·h)"
+EXCEEDANCE_JUDGED_ON = "rounded"  # "rounded" | "unrounded"
+
+
+class AveragingPeriod(StrEnum):
+    """What one stored reference value stands for (EEA primaryObservation vocabulary:
+    hour, day; the UBA's 'daily average, hourly floating' is a 24-hour running mean
+    written every hour)."""
+
+    HOUR = "hour"
+    DAY = "day"
+    DAY_HOURLY_FLOATING = "day, hourly floating"
+
+
+# A UBA PM daily mean is the floating 24-hour mean at the hour ending 24:00 CET: the
+# value written then covers exactly that CET day, so it is taken as is, never averaged.
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +207,10 @@ DATA_QUALITY_OBJECTIVES: dict[str, DataQualityObjective] = {
 }
 # A sensor on a lamp post is not a reference instrument: its data are at best
 # indicative measurements (2008/50/EC Art. 2(25); 2024/2881 Art. 4(23)).
+REFERENCE_NOTICE = (
+    "Reference (fixed) measurement of an official monitoring station, as published by its "
+    "agency; provisional until the agency's final validation."
+)
 INDICATIVE_NOTICE = (
     "Indicative measurement from a low-cost sensor on a street pole, not a reference "
     "measurement under Directive 2008/50/EC Annex I; judged against the data quality "
@@ -191,3 +248,69 @@ def standard(pollutant: str, indicator: Indicator, rule_set: RuleSet,
 def rule_set_in_force(year: int) -> RuleSet:
     """The standards a data year is judged against."""
     return RuleSet.EU_2030 if year >= _2030.year else RuleSet.EU_2008
+
+
+# --- quality control of low-cost sensors ---------------------------------------------------
+# Computed by the platform on each pole's hourly means (never on reference stations, whose
+# agencies validate their own data). A flagged hour does not count as a valid hour in the
+# official statistics, co-location and calibration fits; the responses say how many.
+
+
+class QualityFlag(StrEnum):
+    HUMIDITY = "humidity"  # optical PM sensors over-read in humid air
+    FLATLINE = "flatline"  # the sensor repeats one value: stuck
+    SPIKE = "spike"  # Hampel filter outlier
+    JUMP = "jump"  # implausible change from one hour to the next
+
+
+@dataclass(frozen=True, slots=True)
+class QualityRule:
+    flag: QualityFlag
+    applies_to: tuple[str, ...]  # env metric columns
+    description: str
+    source: str
+
+
+OPTICAL_PM = ("pm10", "pm25")
+POLLUTANTS = ("pm25", "pm10", "no2", "o3")
+# Optical PM above this relative humidity (hourly mean, %). Jayaratne et al. 2018
+# (AMT 11, 4883) see particle growth above ~75 %; Mathieu-Campbell et al. 2024 (AMT 17,
+# 6735) a nonlinear effect from ~50 %; 70 % is the product's requirement (issue 16), a
+# conservative point between (a fixed convention is UNCONFIRMED, docs/domain-sources.md 5.1).
+HUMIDITY_LIMIT_PERCENT = 70.0
+# Flat line: this many consecutive hours with the very same hourly mean, or an hour of
+# several readings that are all identical (min = max). Project convention.
+FLATLINE_MIN_HOURS = 6
+# Hampel filter: median of the hour and its HAMPEL_HALF_WINDOW neighbours each side;
+# outlier when |x - median| > HAMPEL_T0 x 1.4826 x MAD (MATLAB hampel defaults: 3
+# neighbours, 3 sigma; pracma hampel t0 = 3). The deviation must also exceed
+# HAMPEL_MIN_DEVIATION µg/m³, so a quiet series with a tiny MAD is not flagged for
+# noise (project choice).
+HAMPEL_HALF_WINDOW = 3
+HAMPEL_T0 = 3.0
+HAMPEL_MIN_DEVIATION = 10.0
+# Implausible jump between consecutive hourly means, µg/m³ per hour (project convention,
+# UNCONFIRMED: no published threshold retrieved; set well above urban hour-to-hour changes).
+MAX_HOURLY_STEP: dict[str, float] = {"pm25": 100.0, "pm10": 150.0, "no2": 150.0, "o3": 100.0}
+
+QUALITY_RULES: tuple[QualityRule, ...] = (
+    QualityRule(QualityFlag.HUMIDITY, OPTICAL_PM,
+                f"hourly mean relative humidity over {HUMIDITY_LIMIT_PERCENT:g} %",
+                "Jayaratne et al. 2018, AMT 11, 4883; issue 16 (70 %)"),
+    QualityRule(QualityFlag.FLATLINE, POLLUTANTS,
+                f"{FLATLINE_MIN_HOURS} or more consecutive hours with the same hourly mean, "
+                "or an hour whose readings are all identical",
+                "project convention"),
+    QualityRule(QualityFlag.SPIKE, POLLUTANTS,
+                f"Hampel filter: |x - median| > {HAMPEL_T0:g} x 1.4826 x MAD over "
+                f"{2 * HAMPEL_HALF_WINDOW + 1} hours, and > {HAMPEL_MIN_DEVIATION:g} µg/m³",
+                "Pearson's 3-sigma edit rule; MATLAB hampel; pracma::hampel"),
+    QualityRule(QualityFlag.JUMP, POLLUTANTS,
+                "change from the previous hour's mean over " + ", ".join(
+                    f"{m} {v:g}" for m, v in MAX_HOURLY_STEP.items()) + " µg/m³",
+                "project convention (UNCONFIRMED)"),
+)  # fmt: skip
+FLAG_EXCLUSION_RULE = (
+    "A pole's hourly mean carrying any quality flag is excluded: it counts as a missing "
+    "hour (lowering the data capture), never as a value. Reference stations are not flagged."
+)

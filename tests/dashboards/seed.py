@@ -15,9 +15,13 @@ coordinates).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
+
+from airquality.official import CET
+from airquality.service import refresh_statistics
 
 ENV_MEASURES = (
     "pm25",
@@ -138,3 +142,7 @@ def seed(conn: psycopg.Connection[Any]) -> None:
     for statement in STATEMENTS:
         # bytes: trusted test SQL, sent as a simple query without parameters
         conn.execute(statement.encode())
+    # The seed's env readings come every 10 minutes: 6 expected an hour.
+    conn.execute("INSERT INTO env_reporting (pole_id, interval_s) SELECT pole_id, 600 FROM poles")
+    # The official statistics of this CET year, as `smartpole air-quality refresh` stores them.
+    refresh_statistics(conn, datetime.now(CET).year)

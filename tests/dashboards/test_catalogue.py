@@ -38,6 +38,7 @@ from models.vocabulary import (
     WifiStatus,
 )
 from storage.health_view import VIEW
+from storage.queries.aq_official import STATISTICS_COLUMNS
 from storage.rollups import energy_sum_column
 from storage.tables import ENV_HOURLY_TABLE, READING_TABLES
 
@@ -261,6 +262,8 @@ def _readable_columns() -> dict[str, set[str]]:
         if field.energetic:
             rollup.add(energy_sum_column(field.column))
     readable[ENV_HOURLY_TABLE] = rollup
+    # The official statistics the refresh job stores (storage.queries.aq_official).
+    readable["aq_statistics"] = {*STATISTICS_COLUMNS, "computed_at"}
     return readable
 
 
