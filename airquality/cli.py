@@ -43,17 +43,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     aq = commands.add_parser("air-quality", help="air-quality statistics and sensor trust")
     aq_sub = aq.add_subparsers(dest="aq_command", required=True)
-    rep = aq_sub.add_parser(
-        "reporting", help="set how often a pole reports env readings (for valid hours)"
-    )
-    rep.add_argument("pole_id")
-    rep.add_argument("--interval-s", type=int, required=True)
-    rep.add_argument(
-        "--stamped-at-end",
-        action="store_true",
-        help="readings are interval means labelled with the interval's end (UBA/EEA style)",
-    )
-    rep.set_defaults(handler=run_reporting, settings_class=StorageSettings)
     cal = aq_sub.add_parser("calibrate", help="fit a pole's correction against a station")
     cal.add_argument("pole_id")
     cal.add_argument("metric", choices=POLLUTANTS)
@@ -110,16 +99,6 @@ def run_import(args: argparse.Namespace, settings: StorageSettings) -> int:
             )
             for problem in report.problems:
                 log.warning("%s: %s", path.name, problem)
-    return 0
-
-
-def run_reporting(args: argparse.Namespace, settings: StorageSettings) -> int:
-    if not 1 <= args.interval_s <= 86400:
-        print("smartpole: --interval-s must be 1-86400", file=sys.stderr)
-        return EXIT_FAILED
-    with connect(settings.require_database_url()) as conn:
-        q.set_reporting(conn, args.pole_id, args.interval_s, args.stamped_at_end)
-        conn.commit()
     return 0
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
+import orjson
 from fastapi import Request
 from pydantic import BaseModel
 from starlette.responses import Response
@@ -31,7 +33,18 @@ def json_with_etag(request: Request, model: BaseModel, max_age_s: int, lic: Lice
     """Serialise `model` with its ETag, Cache-Control and license link; answer 304
     when the client already holds this exact body. (Keeping answers is the
     response cache's job: api/response_cache.py.)"""
-    body = model.model_dump_json().encode()
+    return body_with_etag(request, model.model_dump_json().encode(), max_age_s, lic)
+
+
+def page_json(payload: dict[str, Any]) -> bytes:
+    """A page of rows the platform stored itself, as JSON, the way pydantic would
+    write its response model (UTC as Z, zone offsets as +01:00, enums as their
+    values). For pages of thousands of rows, building and dumping one model per
+    row cost several times more than the database query behind it."""
+    return orjson.dumps(payload, option=orjson.OPT_UTC_Z)
+
+
+def body_with_etag(request: Request, body: bytes, max_age_s: int, lic: License) -> Response:
     etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
     headers = {
         "ETag": etag,

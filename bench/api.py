@@ -1,33 +1,31 @@
-"""Open-data API benchmark: latency under 50 concurrent clients, cached and cold,
-and CSV export rate.
+"""Open-data API benchmark, response cache off: latency at a fixed arrival rate,
+CPU and rows read per request against today's implementation, and the
+closed-loop figures.
 
-1. Start a throwaway PostgreSQL (the test harness's), migrate, and generate a
-   dataset server-side: POLES poles in 12 districts, DAYS days of 1-minute env
-   readings (the default 1,000 x 30 days is ~43M rows), the hourly rollup the
-   writer keeps, light every 15 min, Wi-Fi every 5 min, two EV connectors every
-   5 min.
-2. Start `smartpole api` (the real CLI, WORKERS uvicorn worker processes, 2 by
-   default) on a free port, with the response cache on (CACHE_SECONDS).
-3. For each scenario, after a warm-up, CONCURRENCY clients keep requesting for
-   DURATION seconds: latest env for all poles; a 7-day hourly series of one
-   pole (cycling through a list of random poles); 30 days of daily
-   per-district averages. p50/p99 latency, requests per second and errors.
-4. Export: stream raw CSV series of several poles, rows per second.
-5. Restart the API with the cache off (SMARTPOLE_API_CACHE_SECONDS=0) and run
-   the same scenarios again: the "cold" figures, what every request costs when
-   the cache does not have the answer.
-
-The load generator is wrk (C; `apt-get install wrk`, for this bench only) with
-bench/wrk_paths.lua; without wrk, an httpx client in this process sends
-REQUESTS requests per scenario instead, which itself needs much of a core at a
-few thousand requests per second. The JSON says which one ran, and how much of
-the machine's CPU it took.
+1. The dataset: `city30` (1,000 poles x 30 days, 43M env rows) or `year100`
+   (100 poles x 365 days, 53M env rows), generated once and kept under
+   --data-dir (bench/datasets.py: raw rows server-side, read models by the
+   storage layer's rebuild, checked against the ingest writer on a sample); or
+   --quick, 100 poles x 7 days in a throwaway cluster.
+2. Two `smartpole api` servers (the real CLI, 2 uvicorn workers each, cache
+   off) on the same database: this tree, and the baseline, the code at
+   --baseline-rev (default: the commit before the read models) unpacked with
+   `git archive`.
+3. Per scenario:
+   (a) open loop: requests at a fixed rate (--rate, 100/s) for --duration
+       seconds, latency measured from each request's scheduled time, so a
+       slow server is not hidden by a load generator that waits for it;
+   (b) CPU milliseconds per request of the API processes and of PostgreSQL
+       (from /proc), and rows read per request (pg_stat_user_tables: rows
+       read by sequential and index scans), for this tree at the fixed rate
+       and for the baseline one request at a time (it cannot keep up);
+   (c) closed loop: wrk, 50 connections, this tree.
+4. Export: CSV rows per second.
 
 Prints one JSON line. A program, not a test: it never fails on a timing.
 
-    python -m bench.api --quick             # 100 poles x 7 days
-    python -m bench.api [--poles 1000] [--days 30] [--duration 10] [--concurrency 50]
-                        [--workers 2] [--cache-seconds S] [--generator auto|wrk|httpx]
+    python -m bench.api --dataset city30|year100 [--rate 100] [--duration 10]
+    python -m bench.api --quick
 """
 
 from __future__ import annotations
@@ -45,7 +43,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,84 +51,22 @@ import httpx
 import orjson
 import psycopg
 
+from bench.datasets import DATASETS, DEFAULT_DATA_DIR, END, Dataset, cluster, prepare
+from bench.ingest import process_tree_cpu_seconds
 from config.services import ApiSettings
-from storage.migrate import migrate
-from tests.support.services import create_database, free_port, running_postgres, wait_until
+from tests.support.services import free_port, wait_until
 
-END = datetime(2026, 11, 1, tzinfo=UTC)
 DISTRICTS = 12
-EXPORT_POLES = 21
+EXPORT_POLES = 11
 WARM_UP_S = 2.0
 CPUS = os.cpu_count() or 1
 WRK_SCRIPT = Path(__file__).with_name("wrk_paths.lua")
 DEFAULT_CACHE_SECONDS: float = ApiSettings.model_fields["api_cache_ttl_s"].default
-
-DATASET_SQL = [
-    """
-    INSERT INTO poles (pole_id, district, latitude, longitude, capabilities, first_seen,
-                       last_seen, last_observed_at, status)
-    SELECT 'P' || lpad(n::text, 5, '0'), 'District ' || (n %% {districts}),
-           52.4 + (n %% 100) * 0.002, 13.3 + (n / 100) * 0.002, '{{env,light,wifi,ev}}',
-           %(start)s, %(end)s, %(end)s, 'online'
-    FROM generate_series(1, %(poles)s) AS n
-    """,
-    """
-    INSERT INTO env_readings (pole_id, observed_at, received_at, pm25, pm10, no2, o3,
-                              temperature, relative_humidity, atmospheric_pressure, laeq, lamax)
-    SELECT p.pole_id, t, t, 8 + random() * 10, 15 + random() * 30, 20 + random() * 40,
-           40 + random() * 40, 10, 70, 1013, 55, 70
-    FROM poles p, generate_series(%(start)s::timestamptz, %(end)s::timestamptz
-                                  - interval '1 minute', interval '1 minute') AS t
-    """,
-    """
-    INSERT INTO env_hourly
-    SELECT pole_id, date_trunc('hour', observed_at, 'UTC'), count(*),
-           count(pm25), sum(pm25), min(pm25), max(pm25), count(pm10), sum(pm10), min(pm10),
-           max(pm10), count(no2), sum(no2), min(no2), max(no2), count(o3), sum(o3), min(o3),
-           max(o3), count(temperature), sum(temperature), min(temperature), max(temperature),
-           count(relative_humidity), sum(relative_humidity), min(relative_humidity),
-           max(relative_humidity), count(atmospheric_pressure), sum(atmospheric_pressure),
-           min(atmospheric_pressure), max(atmospheric_pressure), count(laeq), sum(laeq),
-           min(laeq), max(laeq), count(lamax), sum(lamax), min(lamax), max(lamax),
-           sum(power(10, laeq / 10.0))
-    FROM env_readings GROUP BY 1, 2
-    """,
-    """
-    INSERT INTO light_readings (pole_id, observed_at, received_at, power_state, active_power,
-                                lamp_status)
-    SELECT p.pole_id, t, t, 'on', 30, 'ok'
-    FROM poles p, generate_series(%(start)s::timestamptz, %(end)s::timestamptz
-                                  - interval '15 minutes', interval '15 minutes') AS t
-    """,
-    """
-    INSERT INTO wifi_readings (pole_id, observed_at, received_at, status, connected_clients)
-    SELECT p.pole_id, t, t, 'up', (random() * 20)::int
-    FROM poles p, generate_series(%(start)s::timestamptz, %(end)s::timestamptz
-                                  - interval '5 minutes', interval '5 minutes') AS t
-    """,
-    """
-    INSERT INTO ev_readings (pole_id, connector_id, observed_at, received_at, status, error_code,
-                             charging_power, total_active_energy_import)
-    SELECT p.pole_id, c, t, t, (ARRAY['Available', 'Charging'])[1 + (random() * 1)::int],
-           'NoError', 11, extract(epoch FROM t - %(start)s::timestamptz) / 3600
-    FROM poles p, generate_series(1, 2) AS c,
-         generate_series(%(start)s::timestamptz, %(end)s::timestamptz - interval '5 minutes',
-                         interval '5 minutes') AS t
-    """,
-    "ANALYZE",
-]
-
-
-def load_dataset(url: str, poles: int, days: int) -> dict[str, Any]:
-    start = END - timedelta(days=days)
-    params = {"poles": poles, "start": start, "end": END}
-    started = time.perf_counter()
-    with psycopg.connect(url, autocommit=True) as conn:
-        for statement in DATASET_SQL:
-            conn.execute(statement.format(districts=DISTRICTS).encode(), params)
-        row = conn.execute("SELECT count(*) FROM env_readings").fetchone()
-    assert row is not None
-    return {"env_rows": row[0], "load_s": round(time.perf_counter() - started, 1)}
+# The last commit before the read models: "today's implementation".
+BASELINE_REV = "fe434fa"
+# Backends flush their table statistics at most every second, and when idle
+# only after 10 s: wait that long before reading them.
+STATS_FLUSH_S = 11.0
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -203,10 +139,123 @@ def wrk_measure(
     }
 
 
-def export_rate(base_url: str, pole_ids: list[str], days: int) -> dict[str, float]:
+async def open_loop(
+    base_url: str, paths: list[str], rate: float, duration_s: float
+) -> dict[str, Any]:
+    """Requests at a fixed rate, each on a free keep-alive connection (a new one
+    when all are busy): latency from its scheduled time to the last byte."""
+    host, port = base_url.removeprefix("http://").split(":")
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    latencies: list[float] = []
+    errors = 0
+    total = int(rate * duration_s)
+
+    async def one(path: str, due: float) -> None:
+        nonlocal errors
+        # A kept-alive connection the server closed meanwhile (idle timeout) is
+        # the client's problem, not a failed request: retry once on a new one.
+        for attempt in (1, 2):
+            reused = bool(idle) and attempt == 1
+            reader, writer = (
+                idle.pop() if reused else await asyncio.open_connection(host, int(port))
+            )
+            try:
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                await reader.readexactly(length)
+            except (OSError, asyncio.IncompleteReadError, StopIteration, ValueError):
+                writer.close()
+                if reused:
+                    continue
+                errors += 1
+                return
+            latencies.append((time.perf_counter() - due) * 1000)
+            errors += status != 200
+            idle.append((reader, writer))
+            return
+
+    cpu = time.process_time()
+    started = time.perf_counter()
+    tasks = []
+    for i in range(total):
+        due = started + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(paths[i % len(paths)], due)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    for _, writer in idle:
+        writer.close()
+    return {
+        "rate_per_s": rate,
+        "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+        "p99_ms": round(percentile(latencies, 0.99), 2) if latencies else None,
+        "requests": len(latencies),
+        "errors": errors,
+        "achieved_per_s": round(len(latencies) / elapsed, 1),
+        "generator_cpu_share": round((time.process_time() - cpu) / (elapsed * CPUS), 3),
+    }
+
+
+def sequential(base_url: str, paths: list[str], max_requests: int, max_s: float) -> tuple[int, int]:
+    """One request at a time until `max_requests` or `max_s`; returns how many,
+    and how many failed (e.g. 503: the API cancelled a query after 30 s)."""
+    done = failed = 0
+    started = time.perf_counter()
+    with httpx.Client(base_url=base_url, timeout=600) as client:
+        while done < max_requests and time.perf_counter() - started < max_s:
+            failed += client.get(paths[done % len(paths)]).status_code != 200
+            done += 1
+    return done, failed
+
+
+def rows_read(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)), 0)"
+            " FROM pg_stat_user_tables"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+class Meter:
+    """CPU seconds of the API and PostgreSQL process trees, and rows read."""
+
+    def __init__(self, url: str, api_pid: int, postmaster: int) -> None:
+        self.url, self.api_pid, self.postmaster = url, api_pid, postmaster
+
+    def read(self) -> tuple[float, float, int]:
+        return (
+            process_tree_cpu_seconds([self.api_pid]),
+            process_tree_cpu_seconds([self.postmaster]),
+            rows_read(self.url),
+        )
+
+    def per_request(self, before: tuple[float, float, int], requests: int) -> dict[str, float]:
+        time.sleep(STATS_FLUSH_S)
+        api, pg, rows = self.read()
+        n = max(requests, 1)
+        return {
+            "api_cpu_ms": round((api - before[0]) / n * 1000, 3),
+            "pg_cpu_ms": round((pg - before[1]) / n * 1000, 3),
+            "cpu_ms": round((api - before[0] + pg - before[1]) / n * 1000, 3),
+            "rows_read": round((rows - before[2]) / n, 1),
+        }
+
+
+def export_rate(
+    base_url: str, pole_ids: list[str], start: datetime, end: datetime
+) -> dict[str, float]:
     """Raw pm10 of each pole over the whole dataset, one export after another
     (after one untimed export, so cold caches do not count)."""
-    window = {"from": (END - timedelta(days=days)).isoformat(), "to": END.isoformat()}
+    window = {"from": start.isoformat(), "to": end.isoformat()}
     with httpx.Client(base_url=base_url, timeout=600) as client:
         warm_up = f"/v1/poles/{pole_ids[-1]}/series/env/pm10/export.csv"
         client.get(warm_up, params={**window, "interval": "raw"}).raise_for_status()
@@ -223,8 +272,11 @@ def export_rate(base_url: str, pole_ids: list[str], days: int) -> dict[str, floa
 
 
 @contextmanager
-def running_api(url: str, workers: int, cache_seconds: float) -> Iterator[str]:
-    """`smartpole api` (the real CLI) on a free port; yields its base URL."""
+def running_api(
+    url: str, workers: int, cache_seconds: float, tree: Path | None = None
+) -> Iterator[tuple[str, int]]:
+    """`smartpole api` (the real CLI) on a free port, from this tree or `tree`;
+    yields its base URL and pid."""
     port = free_port()
     env = {
         **os.environ,
@@ -234,17 +286,20 @@ def running_api(url: str, workers: int, cache_seconds: float) -> Iterator[str]:
         "SMARTPOLE_API_WORKERS": str(workers),
         "SMARTPOLE_API_PAGE_SIZE": "10000",
         "SMARTPOLE_API_CACHE_SECONDS": f"{cache_seconds:g}",
+        "SMARTPOLE_API_CACHE_TTL_S": f"{cache_seconds:g}",
         # One load generator is one client: limits it never reaches, so the
         # figures include what the rate limiter costs per request, not its 429s.
         "SMARTPOLE_API_RATE_LIMIT_PER_S": "1000000000",
         "SMARTPOLE_API_RATE_LIMIT_BURST": "1000000000",
         "SMARTPOLE_LOG_LEVEL": "WARNING",
     }
-    api = subprocess.Popen([sys.executable, "-m", "smartpole.cli", "api"], env=env)
+    api = subprocess.Popen(
+        [sys.executable, "-m", "smartpole.cli", "api"], env=env, cwd=tree or Path.cwd()
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: _up(base), 60, "the API to start")
-        yield base
+        yield base, api.pid
     finally:
         api.terminate()
         api.wait(15)
@@ -254,21 +309,38 @@ def pole_ids(poles: int) -> list[str]:
     return [f"P{n:05d}" for n in range(1, poles + 1)]
 
 
-def scenarios(poles: int, requests: int, rng: random.Random) -> dict[str, list[str]]:
-    ids = pole_ids(poles)
-    week = {"from": (END - timedelta(days=7)).isoformat(), "to": END.isoformat()}
-    month = {"from": (END - timedelta(days=30)).isoformat(), "to": END.isoformat()}
+def scenarios(dataset: Dataset, requests: int, rng: random.Random) -> dict[str, list[str]]:
+    ids = pole_ids(dataset.poles)
+    end = END
+
+    def window(days: int) -> dict[str, str]:
+        return {"from": (end - timedelta(days=days)).isoformat(), "to": end.isoformat()}
+
+    def url(path: str, **params: Any) -> str:
+        return str(httpx.URL(path, params=params))
+
+    def per_pole(path: str, **params: Any) -> list[str]:
+        return [url(path.format(pole=rng.choice(ids)), **params) for _ in range(requests)]
+
+    env_pm10 = "/v1/poles/{pole}/series/env/pm10"
     return {
-        "latest_all_poles": [f"/v1/latest?family=env&limit={poles}"] * requests,
-        "series_7d_hourly": [
-            str(httpx.URL(f"/v1/poles/{rng.choice(ids)}/series/env/pm10",
-                          params={**week, "interval": "hour"}))
-            for _ in range(requests)
-        ],
+        "latest_all_poles": [f"/v1/latest?family=env&limit={dataset.poles}"],
+        "pole_latest": per_pole("/v1/poles/{pole}/latest"),
+        "health_all_poles": [f"/v1/health/poles?limit={dataset.poles}"],
+        "connectors_now": [url("/v1/ev/connectors", status="Available", limit=10000)],
+        "raw_series_1d": per_pole(env_pm10, **window(1), interval="raw"),
+        "series_7d_hourly": per_pole(env_pm10, **window(7), interval="hour"),
+        "pole_daily_year": per_pole(env_pm10, **window(365), interval="day"),
         "district_daily_30d": [
-            str(httpx.URL("/v1/aggregates/env/pm10",
-                          params={**month, "group": "district", "interval": "day"}))
-        ] * requests,
+            url("/v1/aggregates/env/pm10", **window(30), group="district", interval="day")
+        ],
+        "city_daily_year": [
+            url("/v1/aggregates/env/pm10", **window(365), group="city", interval="day")
+        ],
+        "ev_energy_district_daily_30d": [
+            url("/v1/ev/energy", **window(30), group="district", interval="day")
+        ],
+        "exceedances_year": [url("/v1/air-quality/exceedances", year=2026, limit=1000)],
     }  # fmt: skip
 
 
@@ -295,67 +367,110 @@ def run_scenarios(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--poles", type=int, default=1000)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--quick", action="store_true", help="100 poles x 7 days")
-    parser.add_argument("--duration", type=float, default=10, help="seconds per scenario (wrk)")
-    parser.add_argument(
-        "--requests", type=int, default=2000, help="per scenario (httpx fallback; also the "
-        "number of random poles the series scenario cycles through)"
-    )  # fmt: skip
+    parser.add_argument("--dataset", choices=list(DATASETS), default="city30")
+    parser.add_argument("--quick", action="store_true", help="100 poles x 7 days, throwaway")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--rate", type=float, default=100, help="open-loop requests per second")
+    parser.add_argument("--duration", type=float, default=10, help="seconds per open-loop run")
+    parser.add_argument("--closed-duration", type=float, default=5, help="seconds per wrk run")
+    parser.add_argument("--requests", type=int, default=500, help="distinct URLs per scenario")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    parser.add_argument(
-        "--cache-seconds", type=float, default=DEFAULT_CACHE_SECONDS,
-        help="response cache TTL of the cached run (the cold run has none)",
-    )  # fmt: skip
-    parser.add_argument("--generator", choices=["auto", "wrk", "httpx"], default="auto")
+    parser.add_argument("--baseline-rev", default=BASELINE_REV, help="'' for no baseline")
+    parser.add_argument("--baseline-requests", type=int, default=20)
+    parser.add_argument("--baseline-seconds", type=float, default=10)
+    parser.add_argument("--only", help="comma-separated scenario names")
     args = parser.parse_args()
-    if args.quick:
-        args.poles, args.days = 100, 7
-        args.requests = min(args.requests, 1000)
-    wrk = shutil.which("wrk") if args.generator != "httpx" else None
-    if args.generator == "wrk" and wrk is None:
-        parser.error("wrk is not installed (apt-get install wrk)")
-    paths = scenarios(args.poles, args.requests, random.Random(7))
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-api-") as tmp,
-        running_postgres(Path(tmp) / "pg") as server,
-    ):
-        url = create_database(server, "bench")
-        with psycopg.connect(url) as conn:
-            migrate(conn, "off")
-        dataset = load_dataset(url, args.poles, args.days)
-        with running_api(url, args.workers, args.cache_seconds) as base:
-            cached = run_scenarios(base, paths, args, wrk, Path(tmp))
-            export = export_rate(base, pole_ids(args.poles)[:EXPORT_POLES], args.days)
-        with running_api(url, args.workers, 0) as base:
-            cold = run_scenarios(base, paths, args, wrk, Path(tmp))
-    load = (
-        {"generator": _wrk_version(wrk), "duration_s_per_scenario": args.duration}
-        if wrk is not None
-        else {"generator": "httpx", "requests_per_scenario": args.requests}
-    )
+    wrk = shutil.which("wrk")
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+        data_dir = Path(tmp) if args.quick else args.data_dir
+        dataset = Dataset("quick", 100, 7) if args.quick else DATASETS[args.dataset]
+        with cluster(data_dir) as server:
+            url, figures = prepare(server, dataset)
+            baseline = _baseline_tree(args.baseline_rev, Path(tmp)) if args.baseline_rev else None
+            postmaster = int((server.datadir / "postmaster.pid").read_text().split()[0])
+            paths = scenarios(dataset, args.requests, random.Random(7))
+            if args.only:
+                paths = {k: v for k, v in paths.items() if k in args.only.split(",")}
+            results: dict[str, Any] = {}
+            with running_api(url, args.workers, 0) as (base, pid):
+                ours = Meter(url, pid, postmaster)
+                for name, scenario in paths.items():
+                    sequential(base, scenario, 50, 10)  # warm-up (buffer cache included)
+                    before = ours.read()
+                    loop = asyncio.run(open_loop(base, scenario, args.rate, args.duration))
+                    cost = ours.per_request(before, loop["requests"] + loop["errors"])
+                    results[name] = {"open_loop": loop, "per_request": cost}
+                    print(name, results[name], file=sys.stderr, flush=True)
+                # After all the costs: a closed-loop run's table statistics arrive late
+                # (a backend flushes them up to 10 s after) and would count in the next.
+                for name, scenario in paths.items():
+                    results[name]["closed_loop"] = (
+                        wrk_measure(wrk, base, scenario, concurrency=args.concurrency,
+                                    duration_s=args.closed_duration, tmp=Path(tmp))
+                        if wrk else None
+                    )  # fmt: skip
+                export = export_rate(
+                    base,
+                    pole_ids(dataset.poles)[:EXPORT_POLES],
+                    END - timedelta(days=min(dataset.days, 30)),
+                    END,
+                )
+            if baseline is not None:
+                with running_api(url, args.workers, 0, tree=baseline) as (old_base, old_pid):
+                    theirs = Meter(url, old_pid, postmaster)
+                    for name, scenario in paths.items():
+                        sequential(old_base, scenario, 1, 120)  # warm-up
+                        before = theirs.read()
+                        n, failed = sequential(
+                            old_base, scenario, args.baseline_requests, args.baseline_seconds
+                        )
+                        old = theirs.per_request(before, n)
+                        new = results[name]["per_request"]
+                        results[name]["baseline_per_request"] = {
+                            **old,
+                            "requests": n,
+                            "errors": failed,
+                        }
+                        results[name]["ratio_to_baseline"] = {
+                            "cpu": _ratio(new["cpu_ms"], old["cpu_ms"]),
+                            "rows_read": _ratio(new["rows_read"], old["rows_read"]),
+                        }
+                        print(name, "baseline", old, file=sys.stderr, flush=True)
     print(
         orjson.dumps(
             {
                 "bench": "api",
-                "poles": args.poles,
-                "days": args.days,
-                **dataset,
-                "concurrency": args.concurrency,
+                "dataset": dataset.name,
+                "poles": dataset.poles,
+                "days": dataset.days,
+                **figures,
+                "cache": "off",
                 "api_workers": args.workers,
                 "cpus": CPUS,
-                **load,
-                "cache_seconds": args.cache_seconds,
-                "cached": cached,
-                "cold": cold,
+                "baseline_rev": args.baseline_rev or None,
+                "closed_loop": {"generator": _wrk_version(wrk) if wrk else None,
+                                "connections": args.concurrency, "seconds": args.closed_duration},
+                "scenarios": results,
                 "export_csv": export,
-                "targets": {"p50_ms": 10, "p99_ms": 50, "export_rows_per_s": 200_000},
+                "targets": {"open_loop_p99_ms": 100, "export_rows_per_s": 200_000},
             }
         ).decode()
-    )
+    )  # fmt: skip
     return 0
+
+
+def _ratio(new: float, old: float) -> float | None:
+    return round(new / old, 4) if old else None
+
+
+def _baseline_tree(rev: str, tmp: Path) -> Path:
+    """The code at `rev`, unpacked (git archive) where its API can run from."""
+    tree = tmp / f"baseline-{rev}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "archive", rev], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
 
 
 def _wrk_version(wrk: str) -> str:

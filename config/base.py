@@ -190,7 +190,9 @@ def read_secret_file(path: Path, setting: str) -> str:
 
 class LocalTimeSettings(ServiceSettings):
     timezone: str = Field(
-        default="Europe/Berlin", description="Time zone of local days (daily rollups, API default)."
+        default="Europe/Berlin",
+        description="Time zone of local days (API default, daily rollups). `smartpole db "
+        "migrate` records it for the daily rollups; changing it rebuilds them there.",
     )
 
     @field_validator("timezone")

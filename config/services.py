@@ -31,8 +31,9 @@ from models.catalogue.health import DEFAULT_HEALTH
 TimescaleMode = Literal["auto", "on", "off"]
 
 
-class StorageSettings(DatabaseSettings):
-    """`smartpole db migrate`: schema, TimescaleDB policies, health thresholds."""
+class StorageSettings(DatabaseSettings, LocalTimeSettings):
+    """`smartpole db migrate`: schema, TimescaleDB policies, health thresholds, the
+    zone of the daily rollups."""
 
     used_by: ClassVar[str] = "db migrate"
 
@@ -113,6 +114,13 @@ class IngestSettings(DatabaseSettings, MqttSettings, DecodeLimitSettings):
     )
     ingest_stats_interval_s: float = Field(
         default=30.0, gt=0, description="How often ingest logs its counters."
+    )
+    change_feed_retention_s: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="How long the change feed keeps its entries (what each committed batch "
+        "stored, for the SensorThings MQTT publisher and the live stream to follow and "
+        "resume from); ingest workers delete older ones about once a minute.",
     )
     ingest_mqtt_reader: Literal["bulk", "paho"] = Field(
         default="bulk",

@@ -30,7 +30,7 @@ from models.catalogue.health import CHARGER_FAULT_STATUSES, CHARGER_NO_ERROR, DE
 from models.topics import Family
 from models.vocabulary import OcppStatus, PowerState
 from storage import health_view
-from storage.rollups import energy_sum_column
+from storage.readmodels.spec import energy_sum_column
 from storage.tables import ENV_HOURLY_TABLE
 
 # --- storage names ---------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ingest.inbox import InboundMessage, Inbox
 from ingest.mqtt_source import MQTT_RECEIVE_MAXIMUM, MqttSource
 from ingest.stats import IngestStats
 from models.wire import DecodeLimits, Rejection
+from storage.change_feed import prune_changes
 from storage.connection import connect_with_retry
 from storage.migrate import SchemaNotCurrent, pending_migrations
 from storage.writer import ReadingWriter, ReceivedRejection, WriteResult
@@ -33,6 +34,7 @@ from storage.writer import ReadingWriter, ReceivedRejection, WriteResult
 log = logging.getLogger(__name__)
 
 DB_STARTUP_TIMEOUT_S = 60.0
+CHANGE_FEED_PRUNE_EVERY_S = 60.0
 
 
 class IngestService:
@@ -87,6 +89,7 @@ class IngestService:
         )
         max_age_s = self.settings.ingest_batch_max_age_ms / 1000
         next_stats_at = time.monotonic() + self.settings.ingest_stats_interval_s
+        next_prune_at = time.monotonic() + CHANGE_FEED_PRUNE_EVERY_S
         try:
             while not self.stopping.is_set():
                 batch = self.inbox.take_batch(
@@ -97,6 +100,9 @@ class IngestService:
                 if time.monotonic() >= next_stats_at:
                     self.log_stats()
                     next_stats_at = time.monotonic() + self.settings.ingest_stats_interval_s
+                if time.monotonic() >= next_prune_at:
+                    self.prune_change_feed()
+                    next_prune_at = time.monotonic() + CHANGE_FEED_PRUNE_EVERY_S
             self._drain()
         finally:
             self.source.close()
@@ -176,6 +182,20 @@ class IngestService:
             total.duplicates += result.duplicates
             total.quarantined += result.quarantined
         return total
+
+    def prune_change_feed(self) -> None:
+        """Drop change feed entries past their retention (every worker may: a
+        DELETE of rows nobody else deletes concurrently twice)."""
+        if self._conn is None:
+            return
+        keep = timedelta(seconds=self.settings.change_feed_retention_s)
+        try:
+            pruned = prune_changes(self._conn, keep)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            log.warning("change feed pruning failed (%s); next time", exc)
+            return
+        if pruned:
+            log.info("change feed: %d entries past retention deleted", pruned)
 
     def log_stats(self) -> None:
         log.info("ingest counters", extra={**self.stats.snapshot(), "inbox": len(self.inbox)})

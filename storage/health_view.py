@@ -13,7 +13,8 @@ out). Columns: the registry fields, `connection` (online / offline / unknown),
 reading time of each family, `lamp_status` and `lamp_fault`, `wifi_status` and
 `hotspot_fault`, `charger_faults` (jsonb: connector_id, status, error_code,
 observed_at of each faulted connector) and `faulted_connectors`, plus the
-thresholds used.
+thresholds used. The newest readings come from the latest tables the writer
+keeps (one row per pole and family, per EV connector), not from the raw rows.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from models.catalogue.families import CAPABILITY_FAMILIES, FAMILIES
+from models.catalogue.families import CAPABILITY_FAMILIES
 from models.catalogue.health import (
     CHARGER_FAULT_STATUSES,
     CHARGER_NO_ERROR,
@@ -35,6 +36,7 @@ from models.catalogue.health import (
 )
 from models.topics import Family
 from models.vocabulary import Connectivity
+from storage.readmodels.spec import LATEST_TABLES
 
 VIEW = "pole_health"
 THRESHOLDS_TABLE = "health_thresholds"
@@ -71,12 +73,11 @@ def _literals(values: frozenset[Any]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Literal(str(v)) for v in sorted(values))
 
 
-def _newest(family: Family, columns: str) -> sql.Composable:
-    table = sql.Identifier(FAMILIES[family].table)
-    return sql.SQL(
-        "LEFT JOIN LATERAL (SELECT {columns} FROM {table} r WHERE r.pole_id = p.pole_id "
-        "ORDER BY r.observed_at DESC LIMIT 1) {alias} ON true"
-    ).format(columns=sql.SQL(columns), table=table, alias=sql.Identifier(family.value))
+def _newest(family: Family) -> sql.Composable:
+    """The pole's newest reading of `family`: its row of the latest table the writer keeps."""
+    return sql.SQL("LEFT JOIN {table} {alias} ON {alias}.pole_id = p.pole_id").format(
+        table=sql.Identifier(LATEST_TABLES[family]), alias=sql.Identifier(family.value)
+    )
 
 
 def _stale_checks() -> sql.Composable:
@@ -93,7 +94,6 @@ def _stale_checks() -> sql.Composable:
 
 
 def view_sql() -> sql.Composed:
-    ev_table = sql.Identifier(FAMILIES[Family.EV].table)
     return sql.SQL(
         """
 CREATE VIEW {view} AS
@@ -137,11 +137,8 @@ LEFT JOIN LATERAL (
                                         'observed_at', n.observed_at) ORDER BY n.connector_id)
              FILTER (WHERE n.status IN ({charger_faults}) OR n.error_code <> {no_error})
              AS charger_faults
-    FROM (SELECT DISTINCT ON (r.connector_id) r.connector_id, r.status, r.error_code,
-                 r.observed_at
-          FROM {ev_table} r
-          WHERE r.pole_id = p.pole_id AND r.observed_at > now() - {horizon}::interval
-          ORDER BY r.connector_id, r.observed_at DESC) n
+    FROM {ev_table} n
+    WHERE n.pole_id = p.pole_id AND n.observed_at > now() - {horizon}::interval
 ) ev ON true
 WHERE p.decommissioned_at IS NULL
 """
@@ -158,10 +155,10 @@ WHERE p.decommissioned_at IS NULL
         charger_faults=_literals(CHARGER_FAULT_STATUSES),
         no_error=sql.Literal(CHARGER_NO_ERROR.value),
         horizon=sql.Literal(f"{int(CONNECTOR_STATUS_HORIZON.total_seconds())} seconds"),
-        env=_newest(Family.ENV, "r.observed_at"),
-        light=_newest(Family.LIGHT, "r.observed_at, r.lamp_status, r.power_state"),
-        wifi=_newest(Family.WIFI, "r.observed_at, r.status"),
-        ev_table=ev_table,
+        env=_newest(Family.ENV),
+        light=_newest(Family.LIGHT),
+        wifi=_newest(Family.WIFI),
+        ev_table=sql.Identifier(LATEST_TABLES[Family.EV]),
     )
 
 

@@ -23,6 +23,9 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb, set_json_loads
 
+from storage.readmodels.rebuild import regroup
+from storage.readmodels.spec import NO_DISTRICT
+
 # Registry columns an import maintains, with their staging type. `connectors` is
 # staged as a jsonb array of {connector_id, max_power_kw, plug_type} (the
 # pole_connectors rows), everything else as the poles column of the same name.
@@ -308,7 +311,10 @@ class ImportSession:
     # --- apply ---------------------------------------------------------------------------
 
     def apply(self, *, changed_by: str, source: str) -> None:
-        """Write created and updated rows, their connectors and their history."""
+        """Write created and updated rows, their connectors and their history; poles
+        that change district (including poles the writer registered from their first
+        messages, which sit under no district) move their share of the rollups."""
+        moved = self._districts_changing()
         # An asset id moving from one pole to another in this file: free them all
         # first, since the unique index checks each row as it is updated.
         self.conn.execute(
@@ -394,6 +400,26 @@ class ImportSession:
             """,
             (changed_by, source),
         )
+        if moved:
+            regroup(self.conn, moved)
+
+    def _districts_changing(self) -> list[str]:
+        """Every district a pole of this import leaves or joins."""
+        rows = self.conn.execute(
+            """
+            SELECT DISTINCT d FROM (
+                SELECT coalesce(p.district, %(none)s) AS old, coalesce(s.district, %(none)s) AS new
+                FROM import_rows s
+                JOIN import_outcomes o ON o.seq = s.seq
+                JOIN poles p ON p.pole_id = s.pole_id
+                WHERE o.kind IN ('updated', 'created') AND 'district' = ANY (s.provided)
+                  AND p.district IS DISTINCT FROM s.district
+            ) x CROSS JOIN LATERAL (VALUES (x.old), (x.new)) v(d)
+            ORDER BY d
+            """,
+            {"none": NO_DISTRICT},
+        ).fetchall()
+        return [r[0] for r in rows]
 
 
 REPORT_KINDS = ("created", "updated", "unchanged", "rejected")

@@ -22,10 +22,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from config.base import LocalTimeSettings
 from config.services import StorageSettings, TimescaleMode
 from models.catalogue.health import DEFAULT_HEALTH, HealthThresholds
 from storage.connection import connect_with_retry
 from storage.health_view import recreate_view, write_thresholds
+from storage.readmodels.rebuild import sync_local_zone
 from storage.tables import READING_TABLES
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ MIGRATION_FILE = re.compile(
 MIGRATION_LOCK_KEY = 0x5E7A_901E
 
 DATABASE_STARTUP_TIMEOUT_S = 60.0
+DEFAULT_LOCAL_ZONE: str = LocalTimeSettings.model_fields["timezone"].default
 
 
 class MigrationError(RuntimeError):
@@ -67,6 +70,7 @@ class MigrationReport:
     timescaledb_version: str | None
     applied: list[str] = field(default_factory=list)
     pending_without_timescaledb: list[str] = field(default_factory=list)
+    rebuilt: list[str] = field(default_factory=list)  # read models rebuilt
 
 
 def load_migrations() -> list[Migration]:
@@ -122,6 +126,7 @@ def migrate_database(settings: StorageSettings) -> MigrationReport:
                 offline_after=timedelta(seconds=settings.health_offline_after_s),
                 stale_sensor_after=timedelta(seconds=settings.health_stale_sensor_after_s),
             ),
+            local_zone=settings.timezone,
         )
 
 
@@ -130,8 +135,13 @@ def migrate(
     mode: TimescaleMode = "auto",
     policy: StoragePolicy | None = None,
     thresholds: HealthThresholds = DEFAULT_HEALTH,
+    local_zone: str = DEFAULT_LOCAL_ZONE,
 ) -> MigrationReport:
     """Bring the schema up to date. Safe to run any number of times.
+
+    `local_zone` is the zone of the daily rollups' local days: recorded on the
+    first run (which fills the read models from what is stored), and a change
+    rebuilds the local-day rollups (storage/readmodels/rebuild.py).
 
     Leaves `conn` in autocommit mode: each migration manages its own transaction."""
     policy = policy or StoragePolicy()
@@ -168,6 +178,7 @@ def migrate(
             apply_timescale_policies(conn, policy)
         write_thresholds(conn, thresholds)
         recreate_view(conn)
+        report.rebuilt = sync_local_zone(conn, local_zone)
         return report
     finally:
         # A FATAL (a server that drops the session) leaves nothing to unlock, and

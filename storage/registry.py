@@ -10,7 +10,7 @@ writes its history with the same `record_history` (storage/inventory.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, LiteralString
 
@@ -20,6 +20,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from storage.queries.poles import get_pole
+from storage.readmodels.rebuild import regroup
+from storage.readmodels.spec import NO_DISTRICT
 
 # What PUT/PATCH /v1/admin/poles/{id} maintain.
 REGISTRY_FIELDS: tuple[LiteralString, ...] = (
@@ -67,6 +69,7 @@ def put_pole(
             changed_by=actor,
             source=ADMIN_API_SOURCE,
         )
+        regroup_moved(conn, [(before, after)])
         pole = get_pole(conn, pole_id)
     assert pole is not None
     return pole, bool(row["created"])
@@ -105,7 +108,27 @@ def patch_pole(
             changed_by=actor,
             source=ADMIN_API_SOURCE,
         )
+        regroup_moved(conn, [(before, after)])
         return get_pole(conn, pole_id)
+
+
+def regroup_moved(
+    conn: psycopg.Connection[Any],
+    changes: Sequence[tuple[Mapping[str, Any] | None, Mapping[str, Any]]],
+) -> None:
+    """Poles that changed district move their share of the district rollups: the
+    totals of every district a pole left or joined are recomputed once. `changes`
+    are (before, after) registry fields; before None for a new pole, which has no
+    rollup rows yet. The caller's transaction holds the poles' rows."""
+    districts = set()
+    for before, after in changes:
+        if before is not None and before.get("district") != after.get("district"):
+            districts |= {
+                before.get("district") or NO_DISTRICT,
+                after.get("district") or NO_DISTRICT,
+            }
+    if districts:
+        regroup(conn, sorted(districts))
 
 
 def _lock_fields(cur: psycopg.Cursor[dict[str, Any]], pole_id: str) -> dict[str, Any] | None:

@@ -7,5 +7,5 @@ from models.catalogue.families import FAMILIES
 from models.topics import Family
 
 READING_TABLES: dict[Family, str] = {family: spec.table for family, spec in FAMILIES.items()}
-# The hourly env rollup the writer keeps (storage/rollups.py).
+# The hourly env rollup the writer keeps (storage/readmodels).
 ENV_HOURLY_TABLE = "env_hourly"

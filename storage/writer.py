@@ -4,9 +4,13 @@ Why staging: COPY cannot say ON CONFLICT, and idempotency is the contract
 (a redelivered or resent reading must not create a second row). So each
 batch is COPYed into temporary tables (fast, no index checks) and merged
 with one INSERT ... SELECT ... ON CONFLICT DO NOTHING per family, whose row
-count tells stored from duplicates. The whole batch, registry updates and
-quarantine included, commits in one transaction: the caller acknowledges the
-MQTT messages only after `write_batch` returns.
+count tells stored from duplicates. The rows actually inserted then update
+the read models (storage/readmodels: the latest reading per pole, the hourly
+and daily rollups per pole and per district and city) and are announced in
+the change feed (storage/change_feed.py). The whole batch, registry updates
+and quarantine included, commits in one transaction: the caller acknowledges
+the MQTT messages only after `write_batch` returns, and nothing is announced
+that did not commit.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from models.catalogue.families import CAPABILITY_FAMILIES, FAMILIES, FamilySpec
 from models.readings import PoleStatus, Reading
 from models.topics import Family, PoleTopic
 from models.wire import Rejection
-from storage.rollups import MERGE_ENV_WITH_ROLLUP
-from storage.tables import READING_TABLES
+from storage.change_feed import REGISTRY_KIND
+from storage.readmodels import merge
+from storage.readmodels.merge import merge_staged
+from storage.readmodels.spec import FAMILY_ORDER, POLE_ROLLUPS
 
 
 # A NamedTuple: one is built per reading ingested, three times cheaper than a
@@ -121,10 +127,16 @@ FAMILY_CAPABILITY = {
 
 
 class ReadingWriter:
-    """Writes batches over one connection it does not own."""
+    """Writes batches over one connection it does not own (READ COMMITTED, the
+    default: the read models rely on each statement seeing what other writers
+    committed before it got its locks).
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    `change_feed=False` leaves out the change feed entries (only for measuring
+    what the feed costs: consumers would miss those batches)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], *, change_feed: bool = True) -> None:
         self.conn = conn
+        self.change_feed = change_feed
         self._staging_ready = False
 
     def write_batch(
@@ -133,18 +145,40 @@ class ReadingWriter:
         """Store one batch in one transaction; returns what was new."""
         result = WriteResult()
         self._ensure_staging()
-        with self.conn.transaction():
+        # Inside an outer transaction (a caller that queried on this connection),
+        # the temp tables are only emptied at its commit: empty them now.
+        nested = self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            if nested:
+                self._empty_temp_tables(cur)
             readings, retired = self._set_aside_retired(readings)
             if retired:
                 rejections = [*rejections, *retired]
             by_family: dict[Family, list[ReceivedReading]] = {}
             for item in readings:
                 by_family.setdefault(item.topic.family, []).append(item)
-            for family, items in by_family.items():
-                inserted = self._merge_family(family, items)
+            stored: list[Family] = []
+            # Catalogue order: every writer takes the read models' locks in one order.
+            for family in FAMILY_ORDER:
+                items = by_family.get(family)
+                if not items:
+                    continue
+                inserted = self._merge_family(cur, family, items)
                 result.stored += inserted
                 result.duplicates += len(items) - inserted
-            self._update_registry(readings, rejections)
+                if inserted:
+                    stored.append(family)
+            registry_changes = self._update_registry(readings, rejections)
+            for family in stored:
+                for statement in merge.group_upserts(family) if family in POLE_ROLLUPS else ():
+                    cur.execute(statement)
+                if self.change_feed:
+                    cur.execute(merge.feed_insert(family))
+            if self.change_feed and registry_changes:
+                cur.execute(
+                    "INSERT INTO change_feed (kind, pole_ids) VALUES (%s, %s)",
+                    (REGISTRY_KIND, registry_changes),
+                )
             result.quarantined = self._quarantine(rejections)
         return result
 
@@ -191,46 +225,47 @@ class ReadingWriter:
         # Its own transaction: were the staging tables created inside a batch
         # that then rolls back, they would be gone while we believed them there.
         with self.conn.transaction():
-            for table in READING_TABLES.values():
-                self.conn.execute(
-                    sql.SQL(
-                        "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
-                    ).format(sql.Identifier(f"stage_{table}"), sql.Identifier(table))
-                )
+            for family in FAMILIES:
+                for temp, like in merge.temp_tables(family):
+                    self.conn.execute(
+                        sql.SQL(
+                            "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
+                        ).format(sql.Identifier(temp), sql.Identifier(like))
+                    )
         self._staging_ready = True
 
-    def _merge_family(self, family: Family, items: Iterable[ReceivedReading]) -> int:
+    @staticmethod
+    def _empty_temp_tables(cur: psycopg.Cursor[Any]) -> None:
+        for family in FAMILIES:
+            for temp, _ in merge.temp_tables(family):
+                cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(temp)))
+
+    def _merge_family(
+        self, cur: psycopg.Cursor[Any], family: Family, items: Iterable[ReceivedReading]
+    ) -> int:
+        """Stage `items`, insert the new ones and update the read models; returns
+        how many were new."""
+        self._stage(cur, family, items)
+        return merge_staged(cur, family)
+
+    def _stage(
+        self, cur: psycopg.Cursor[Any], family: Family, items: Iterable[ReceivedReading]
+    ) -> None:
+        """COPY `items` into the family's staging table."""
         layout = LAYOUTS[family]
-        table = READING_TABLES[family]
         columns = sql.SQL(", ").join(map(sql.Identifier, layout.columns))
-        stage = sql.Identifier(f"stage_{table}")
-        with self.conn.cursor() as cur:
-            copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, columns)
-            with cur.copy(copy_stmt) as copy:
-                copy.set_types(layout.types)
-                for item in items:
-                    copy.write_row(layout.to_row(item))
-            if family is Family.ENV:
-                cur.execute(MERGE_ENV_WITH_ROLLUP)
-                row = cur.fetchone()
-                assert row is not None
-                inserted = int(row[0])
-            else:
-                cur.execute(
-                    sql.SQL(
-                        "INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} "
-                        "ON CONFLICT DO NOTHING"
-                    ).format(table=sql.Identifier(table), columns=columns, stage=stage)
-                )
-                inserted = cur.rowcount
-            # ON COMMIT DELETE ROWS only empties at commit; the next family's
-            # merge must not see this one's rows twice if a batch is retried.
-            cur.execute(sql.SQL("TRUNCATE {}").format(stage))
-        return inserted
+        stage = sql.Identifier(merge.stage_table(family))
+        copy_stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, columns)
+        with cur.copy(copy_stmt) as copy:
+            copy.set_types(layout.types)
+            for item in items:
+                copy.write_row(layout.to_row(item))
 
     def _update_registry(
         self, readings: Sequence[ReceivedReading], rejections: Sequence[ReceivedRejection]
-    ) -> None:
+    ) -> list[str]:
+        """Upsert the poles seen; returns those new, or with new capabilities or a
+        new status (the registry changes the change feed announces)."""
         sightings: dict[str, _Sighting] = {}
         for item in readings:
             sighting = sightings.get(item.topic.pole_id)
@@ -257,26 +292,38 @@ class ReadingWriter:
                     rejected.received_at
                 )
         if not sightings:
-            return
+            return []
         # Sorted: two workers updating overlapping poles lock rows in the same
         # order and so cannot deadlock.
         pole_ids = sorted(sightings)
         ordered = [sightings[p] for p in pole_ids]
-        self.conn.execute(
+        # `before` reads the snapshot the statement started with: a capability
+        # another writer committed meanwhile is announced twice, never missed.
+        changed = self.conn.execute(
             """
-            INSERT INTO poles AS p (pole_id, first_seen, last_seen, last_observed_at, capabilities)
-            SELECT pole_id, first_seen, last_seen, last_observed_at,
-                   coalesce(string_to_array(NULLIF(capabilities, ''), ','), '{}')
-            FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
-                        %s::text[]) AS s(pole_id, first_seen, last_seen, last_observed_at,
-                                         capabilities)
-            ON CONFLICT (pole_id) DO UPDATE SET
-                first_seen = LEAST(p.first_seen, EXCLUDED.first_seen),
-                last_seen = GREATEST(p.last_seen, EXCLUDED.last_seen),
-                last_observed_at = GREATEST(p.last_observed_at, EXCLUDED.last_observed_at),
-                capabilities = ARRAY(SELECT DISTINCT c FROM unnest(p.capabilities
-                                     || EXCLUDED.capabilities) AS c ORDER BY c),
-                updated_at = now()
+            WITH s AS (
+                SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[],
+                                     %s::timestamptz[], %s::text[])
+                    AS s(pole_id, first_seen, last_seen, last_observed_at, capabilities)
+            ), before AS (
+                SELECT pole_id, capabilities FROM poles WHERE pole_id IN (SELECT pole_id FROM s)
+            ), upserted AS (
+                INSERT INTO poles AS p (pole_id, first_seen, last_seen, last_observed_at,
+                                        capabilities)
+                SELECT pole_id, first_seen, last_seen, last_observed_at,
+                       coalesce(string_to_array(NULLIF(capabilities, ''), ','), '{}')
+                FROM s ORDER BY pole_id
+                ON CONFLICT (pole_id) DO UPDATE SET
+                    first_seen = LEAST(p.first_seen, EXCLUDED.first_seen),
+                    last_seen = GREATEST(p.last_seen, EXCLUDED.last_seen),
+                    last_observed_at = GREATEST(p.last_observed_at, EXCLUDED.last_observed_at),
+                    capabilities = ARRAY(SELECT DISTINCT c FROM unnest(p.capabilities
+                                         || EXCLUDED.capabilities) AS c ORDER BY c),
+                    updated_at = now()
+                RETURNING p.pole_id, p.capabilities
+            )
+            SELECT u.pole_id FROM upserted u LEFT JOIN before b USING (pole_id)
+            WHERE b.capabilities IS DISTINCT FROM u.capabilities
             """,
             (
                 pole_ids,
@@ -286,10 +333,11 @@ class ReadingWriter:
                 [",".join(sorted(s.capabilities)) for s in ordered],
             ),
         )
+        registry_changes = {row[0] for row in changed.fetchall()}
         changes = [(p, s.status) for p, s in zip(pole_ids, ordered, strict=True) if s.status]
         if changes:
             # Newest device time wins: a late, older status never overrides a newer one.
-            self.conn.execute(
+            updated = self.conn.execute(
                 """
                 UPDATE poles AS p SET status = c.status, status_since = c.changed_at,
                        firmware_version = COALESCE(c.firmware_version, p.firmware_version),
@@ -298,6 +346,7 @@ class ReadingWriter:
                      AS c(pole_id, status, changed_at, firmware_version)
                 WHERE p.pole_id = c.pole_id
                   AND (p.status_since IS NULL OR c.changed_at >= p.status_since)
+                RETURNING p.pole_id
                 """,
                 (
                     [p for p, _ in changes],
@@ -306,6 +355,8 @@ class ReadingWriter:
                     [s.firmware_version for _, (s, _) in changes],
                 ),
             )
+            registry_changes |= {row[0] for row in updated.fetchall()}
+        return sorted(registry_changes)
 
     def _quarantine(self, rejections: Sequence[ReceivedRejection]) -> int:
         if not rejections:

@@ -22,10 +22,9 @@ from api.params import (
     time_range,
 )
 from api.problems import COMMON_PROBLEMS, bad_parameter
-from api.routes.common import next_link, respond
+from api.routes.common import next_link, respond, respond_page
 from api.schemas import (
     ChargingSession,
-    Connector,
     ConnectorList,
     EnergyList,
     EnergyPoint,
@@ -98,21 +97,14 @@ def connectors(
     )
     with db.connection() as conn:
         rows = ev_queries.find_connectors(conn, filters, after, size)
-    items = [
-        Connector.model_validate({**r, "distance_m": r["distance_m"] if near else None})
-        for r in rows
-    ]
     key: list[object] | None = (
         [rows[-1]["distance_m"], rows[-1]["pole_id"], rows[-1]["connector_id"]] if rows else None
     )
-    return respond(
-        request,
-        state,
-        ConnectorList(
-            items=items,
-            next=next_link(request, rows, size, "connectors", key),
-            license=state.license,
-        ),
+    if not near:
+        for r in rows:
+            r["distance_m"] = None
+    return respond_page(
+        request, state, {"items": rows, "next": next_link(request, rows, size, "connectors", key)}
     )
 
 

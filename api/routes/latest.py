@@ -19,8 +19,8 @@ from api.params import (
 )
 from api.problems import COMMON_PROBLEMS, not_found, problem_response_doc
 from api.reading_schemas import ConnectorValues, EnvValues, LightValues, WifiValues
-from api.routes.common import next_link, respond
-from api.schemas import CityLatest, CityLatestItem, PoleLatest
+from api.routes.common import next_link, respond, respond_page
+from api.schemas import CityLatest, PoleLatest
 from models.topics import Family
 from storage.queries import latest as latest_queries
 from storage.queries import poles as pole_queries
@@ -80,20 +80,18 @@ def city_latest(
     size = page_size(state, limit)
     with db.connection() as conn:
         rows = latest_queries.latest_of_city(conn, as_family(family), district, after, size)
-    items = [
-        CityLatestItem(pole_id=r["pole_id"], district=r["district"], reading=_reading(r))
-        for r in rows
-    ]
     key = [rows[-1]["pole_id"]] if rows else None
-    return respond(
+    return respond_page(
         request,
         state,
-        CityLatest(
-            family=family.value,
-            items=items,
-            next=next_link(request, rows, size, f"latest-{family.value}", key),
-            license=state.license,
-        ),
+        {
+            "family": family.value,
+            "items": [
+                {"pole_id": r["pole_id"], "district": r["district"], "reading": _reading(r)}
+                for r in rows
+            ],
+            "next": next_link(request, rows, size, f"latest-{family.value}", key),
+        },
     )
 
 

@@ -10,6 +10,7 @@ defective lamp or a Faulted charger is reported per device."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,8 +20,8 @@ from api.cursors import decode_cursor
 from api.deps import Db, State, page_size
 from api.params import CursorQuery, DistrictQuery, LimitQuery, PoleQuery
 from api.problems import COMMON_PROBLEMS
-from api.routes.common import next_link, respond
-from api.schemas import ChargerFault, PoleHealth, PoleHealthList
+from api.routes.common import next_link, respond_page
+from api.schemas import PoleHealthList
 from models.vocabulary import PoleConnection
 from storage.queries import health as health_queries
 
@@ -41,18 +42,22 @@ def _reason(facts: dict[str, Any]) -> str:
     return "status online" if facts["status"] == PoleConnection.ONLINE else "sending data"
 
 
-def to_pole_health(facts: dict[str, Any]) -> PoleHealth:
-    return PoleHealth(
-        pole_id=facts["pole_id"],
-        district=facts["district"],
-        connection=facts["connection"],
-        reason=_reason(facts),
-        last_seen=facts["last_seen"],
-        stale_sensors=facts["stale_sensors"],
-        lamp_fault=facts["lamp_status"] if facts["lamp_fault"] else None,
-        hotspot_fault=facts["hotspot_fault"],
-        charger_faults=[ChargerFault.model_validate(c) for c in facts["charger_faults"]],
-    )
+def to_pole_health(facts: dict[str, Any]) -> dict[str, Any]:
+    """A PoleHealth as a dict (the page is validated as a whole)."""
+    return {
+        "pole_id": facts["pole_id"],
+        "district": facts["district"],
+        "connection": facts["connection"],
+        "reason": _reason(facts),
+        "last_seen": facts["last_seen"],
+        "stale_sensors": facts["stale_sensors"],
+        "lamp_fault": facts["lamp_status"] if facts["lamp_fault"] else None,
+        "hotspot_fault": facts["hotspot_fault"],
+        "charger_faults": [
+            {**c, "observed_at": datetime.fromisoformat(c["observed_at"])}
+            for c in facts["charger_faults"]
+        ],
+    }
 
 
 @router.get("/health/poles", response_model=PoleHealthList, responses=COMMON_PROBLEMS)
@@ -74,12 +79,11 @@ def pole_health(
     with db.connection() as conn:
         rows = health_queries.pole_health_facts(conn, district, pole_id, after, size)
     key = [rows[-1]["pole_id"]] if rows else None
-    return respond(
+    return respond_page(
         request,
         state,
-        PoleHealthList(
-            items=[to_pole_health(r) for r in rows],
-            next=next_link(request, rows, size, "pole-health", key),
-            license=state.license,
-        ),
+        {
+            "items": [to_pole_health(r) for r in rows],
+            "next": next_link(request, rows, size, "pole-health", key),
+        },
     )

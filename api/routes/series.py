@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import TypeAdapter
 from starlette.responses import Response, StreamingResponse
 
 from api.cursors import decode_cursor
@@ -29,15 +28,14 @@ from api.params import (
 )
 from api.problems import COMMON_PROBLEMS, bad_parameter, not_found, problem_response_doc
 from api.responses import license_link
-from api.routes.common import next_link, respond
-from api.schemas import Point, Series
+from api.routes.common import next_link, respond_page
+from api.schemas import Series
 from models.topics import MAX_CONNECTOR_ID, Family
 from storage.queries import poles as pole_queries
 from storage.queries import series as series_queries
 from storage.queries.catalog import SERIES_METRICS, Aggregate, Interval, Metric, find_metric
 
 router = APIRouter(prefix="/v1", tags=["series"])
-_POINTS = TypeAdapter(list[Point])
 
 DEFAULT_SPAN: dict[str, timedelta] = {
     "raw": timedelta(days=1),
@@ -182,27 +180,24 @@ def series(
             # page needs the registry to tell "no such pole" from "no data".
             _require_pole(conn, pole_id)
     zone = ZoneInfo(req.tz)
-    # Validated as one list (in pydantic-core) rather than one Point() call per row.
-    points = _POINTS.validate_python([{"time": t.astimezone(zone), "value": v} for t, v in rows])
     key: list[object] | None = [rows[-1][0]] if rows else None
-    return respond(
+    return respond_page(
         request,
         state,
-        Series(
-            pole_id=pole_id,
-            family=family.value,
-            metric=req.metric.name,
-            unit=req.metric.unit,
-            connector_id=connector,
-            interval=interval,
-            agg=None if interval == "raw" else agg,
-            tz=req.tz,
-            start=span.start.astimezone(zone),
-            end=span.end.astimezone(zone),
-            points=points,
-            next=next_link(request, rows, size, "series", key),
-            license=state.license,
-        ),
+        {
+            "pole_id": pole_id,
+            "family": family.value,
+            "metric": req.metric.name,
+            "unit": req.metric.unit,
+            "connector_id": connector,
+            "interval": interval,
+            "agg": None if interval == "raw" else agg,
+            "tz": req.tz,
+            "start": span.start.astimezone(zone),
+            "end": span.end.astimezone(zone),
+            "points": [{"time": t.astimezone(zone), "value": v} for t, v in rows],
+            "next": next_link(request, rows, size, "series", key),
+        },
     )
 
 

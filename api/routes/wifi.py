@@ -11,8 +11,8 @@ from api.cursors import decode_cursor
 from api.deps import Db, State, page_size
 from api.params import CursorQuery, DistrictQuery, LimitQuery
 from api.problems import COMMON_PROBLEMS
-from api.routes.common import next_link, respond
-from api.schemas import Hotspot, HotspotList
+from api.routes.common import next_link, respond_page
+from api.schemas import HotspotList
 from models.vocabulary import WifiStatus
 from storage.queries import wifi as wifi_queries
 
@@ -36,12 +36,6 @@ def hotspots(
     with db.connection() as conn:
         rows = wifi_queries.list_hotspots(conn, status, district, after, size)
     key = [rows[-1]["pole_id"]] if rows else None
-    return respond(
-        request,
-        state,
-        HotspotList(
-            items=[Hotspot.model_validate(r) for r in rows],
-            next=next_link(request, rows, size, "hotspots", key),
-            license=state.license,
-        ),
+    return respond_page(
+        request, state, {"items": rows, "next": next_link(request, rows, size, "hotspots", key)}
     )

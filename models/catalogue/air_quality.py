@@ -135,6 +135,8 @@ MIN_ANNUAL_CAPTURE = 0.90
 # Official statistics use CET (UTC+1, no daylight saving), as the EU ozone rules
 # and the German Environment Agency's tabulations do.
 STATISTICS_UTC_OFFSET_HOURS = 1
+# The same as a time zone name (POSIX signs: Etc/GMT-1 is UTC+1).
+STATISTICS_TIME_ZONE = f"Etc/GMT-{STATISTICS_UTC_OFFSET_HOURS}"
 STATISTICS_TIME_CONVENTION = (
     "CET: UTC+1 all year, no daylight saving time. A day runs 00:00-24:00 UTC+1 "
     "(23:00-23:00 UTC), a year from 1 January 00:00 UTC+1; an hour belongs to the day "
@@ -314,3 +316,20 @@ FLAG_EXCLUSION_RULE = (
     "A pole's hourly mean carrying any quality flag is excluded: it counts as a missing "
     "hour (lowering the data capture), never as a value. Reference stations are not flagged."
 )
+
+
+def hourly_thresholds(pollutant: str) -> tuple[float, ...]:
+    """The values a valid hourly mean of `pollutant` is compared with: the hourly
+    standards, and the 8-hour targets (an 8-hour mean exceeds a value only if one
+    of its hourly means does, so the count of such hours finds the candidate days).
+    The daily rollups count the valid hours above each of them."""
+    wanted = (Indicator.HOURLY_MEAN, Indicator.MAX_DAILY_8H_MEAN)
+    return tuple(
+        sorted(
+            {
+                s.threshold
+                for s in EU_STANDARDS
+                if s.pollutant == pollutant and s.indicator in wanted
+            }
+        )
+    )

@@ -48,6 +48,15 @@ class Aggregation(StrEnum):
     COUNTER_DELTA = "counter_delta"
 
 
+class CounterReset(StrEnum):
+    """What a cumulative counter going backwards means."""
+
+    # The meter was replaced or reset to an unknown value: that step counts nothing.
+    IGNORE = "ignore"
+    # The counter restarted from zero (a reboot): its new value is the increase since.
+    RESTART = "restart"
+
+
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
     """One stored field of a family's readings."""
@@ -69,6 +78,8 @@ class FieldSpec:
     definition: str = ""
     # The label as people read it (subscripts): NO₂.
     display: str = ""
+    # COUNTER_DELTA fields: how a decrease is read.
+    counter_reset: CounterReset | None = None
 
     @property
     def title(self) -> str:
@@ -93,6 +104,19 @@ class FieldSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class StateTime:
+    """Time a device spends in some states, e.g. a lamp's burn time: each reading
+    holds until the next one, for at most `holds_for` (a gap in the data is not
+    time in that state). The newest reading counts once its successor arrives."""
+
+    name: str  # the measure's name: burn -> burn_s (seconds)
+    field: str  # the state column
+    states: frozenset[str]
+    holds_for: timedelta
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
 class FamilySpec:
     family: Family
     title: str
@@ -106,6 +130,11 @@ class FamilySpec:
     expected_cadence: timedelta | None
     # The kind of device that produces it (a SensorThings Sensor).
     sensor: str
+    # Time-in-state measures the daily rollups keep (burn hours, occupied time).
+    state_times: tuple[StateTime, ...] = ()
+    # A field naming a session (EV transaction): a reading whose value differs
+    # from the previous reading's starts a new session.
+    session_field: str | None = None
 
     @property
     def key_columns(self) -> tuple[str, ...]:
@@ -128,6 +157,17 @@ class FamilySpec:
                 return spec
         raise KeyError(f"family {self.family.value} has no field {column!r}")
 
+
+# A lamp burns when on or dimmed; a connector is occupied while a vehicle is plugged in.
+BURNING_STATES: frozenset[str] = frozenset({PowerState.ON.value, PowerState.LOW.value})
+OCCUPIED_STATES: frozenset[str] = frozenset(
+    s.value
+    for s in (OcppStatus.CHARGING, OcppStatus.SUSPENDED_EV, OcppStatus.SUSPENDED_EVSE,
+              OcppStatus.FINISHING)
+)  # fmt: skip
+# How long a state reading holds without a successor: with a 60 s cadence an hour
+# of silence is a gap in the data, not an hour of burning (or charging).
+STATE_HOLDS_FOR = timedelta(hours=1)
 
 # ObservedProperty definitions: the EEA's air-quality pollutant vocabulary for the
 # regulated pollutants (as FROST's EEA importer and the EEA's e-reporting use it),
@@ -181,6 +221,7 @@ def _energy_meter(description: str) -> FieldSpec:
         maximum=1e9,
         label="Energy imported",
         definition=QUDT_KIND + "Energy",
+        counter_reset=CounterReset.IGNORE,
     )
 
 
@@ -196,6 +237,7 @@ def _byte_counter(column: str, wire: str, description: str, label: str) -> Field
         maximum=2**63 - 1,
         label=label,
         definition=QUDT_KIND + "InformationEntropy",
+        counter_reset=CounterReset.RESTART,
     )
 
 
@@ -238,6 +280,10 @@ LIGHT = FamilySpec(
     has_connector=False,
     expected_cadence=timedelta(seconds=60),
     sensor="lamp controller",
+    state_times=(
+        StateTime("burn", "power_state", BURNING_STATES, STATE_HOLDS_FOR,
+                  "Lamp on or dimmed"),
+    ),
     fields=(
         FieldSpec("power_state", "powerState", "text", "Lamp state (low: dimmed)",
                   Aggregation.LAST, vocabulary=PowerState, required=True),
@@ -285,6 +331,11 @@ EV = FamilySpec(
     has_connector=True,
     expected_cadence=timedelta(seconds=60),
     sensor="charging connector (OCPP 1.6)",
+    state_times=(
+        StateTime("occupied", "status", OCCUPIED_STATES, STATE_HOLDS_FOR,
+                  "A vehicle plugged in (charging, suspended or finishing)"),
+    ),
+    session_field="transaction_id",
     fields=(
         FieldSpec("status", "status", "text", "OCPP 1.6 connector status", Aggregation.LAST,
                   vocabulary=OcppStatus, required=True),

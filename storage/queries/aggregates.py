@@ -3,6 +3,11 @@
 Averages are weighted by readings (sum of sums over sum of counts), so a
 district is not skewed by a pole that reports less often.
 
+The writer keeps group rollups (one row per district, and one for the city,
+per hour or local day: storage/readmodels), so a month of daily district
+values reads a few hundred rows. Where no group rollup fits (days of another
+zone), the per-pole rollups or the raw rows are aggregated as below.
+
 Local days and months from the hourly rollup are aggregated in two steps: per
 pole and bucket first (no join, small integer bucket numbers), then the few
 resulting rows per pole are joined to the registry and combined per group.
@@ -21,7 +26,9 @@ from psycopg import sql
 
 from storage.queries.buckets import BucketPlan, plan_buckets
 from storage.queries.catalog import Aggregate, Interval, Metric
-from storage.queries.series import ROLLUP_TABLE, raw_value, rollup_value
+from storage.queries.rollups import bucket_is_native, group_rollup, local_zone, pole_rollup
+from storage.queries.series import raw_value, rollup_value
+from storage.readmodels.spec import CITY, DISTRICT, Rollup
 
 Grouping = Literal["city", "district"]
 # Poles without a district are grouped under this key (NULL cannot be a keyset key).
@@ -49,11 +56,15 @@ def fetch_aggregates(
     if req.interval == "raw":
         raise ValueError("aggregates need an interval, not raw")
     plan = plan_buckets(req.interval, req.tz, req.start, req.end)
-    use_rollup = req.metric.has_hourly_rollup and req.interval in ("hour", "day", "month")
-    if use_rollup and plan.thresholds is not None:
-        query = _rollup_local_buckets_query(req)
+    zone = local_zone(conn)
+    group = group_rollup(req.metric.family, req.interval, req.tz, zone)
+    rollup = pole_rollup(req.metric.family, req.interval, req.tz, zone)
+    if group is not None:
+        query = _group_query(req, plan, group)
+    elif rollup is not None and plan.thresholds is not None:
+        query = _rollup_local_buckets_query(req, rollup)
     else:
-        query = _single_step_query(req, plan, use_rollup)
+        query = _single_step_query(req, plan, rollup)
     params = {
         **plan.params(),
         "tz": req.tz,
@@ -63,6 +74,8 @@ def fetch_aggregates(
         "after_time": req.after[0] if req.after else None,
         "after_key": req.after[1] if req.after else None,
         "limit": req.limit,
+        "city": CITY,
+        "district_kind": DISTRICT,
     }
     with conn.cursor() as cur:
         # Never prepared: after five runs on a connection PostgreSQL may switch a
@@ -85,14 +98,60 @@ def _after(req: AggregateRequest, bucket: sql.Composable) -> sql.Composable:
     )
 
 
-def _single_step_query(req: AggregateRequest, plan: BucketPlan, use_rollup: bool) -> sql.Composed:
+def _group_query(req: AggregateRequest, plan: BucketPlan, group: Rollup) -> sql.Composed:
+    """From the group rollup: the district rows (or the city's), regrouped only
+    where the requested buckets are coarser than the rollup's."""
     metric = req.metric
+    time_col = sql.SQL("t.bucket")
+    bucket = time_col if bucket_is_native(group, req.interval) else plan.bucket_of(time_col)
+    if req.district is not None:
+        # One district; as the city's value too (group=city&district=X).
+        selection = sql.SQL("t.group_kind = %(district_kind)s AND t.group_key = %(district)s")
+    elif req.group == "city":
+        selection = sql.SQL("t.group_kind = %(city)s")
+    else:
+        selection = sql.SQL("t.group_kind = %(district_kind)s")
+    key = sql.SQL("%(city)s::text") if req.group == "city" else sql.SQL("t.group_key")
+    after = (
+        sql.SQL("AND ({b}, {k}) > (%(after_time)s, %(after_key)s)").format(b=bucket, k=key)
+        if req.after
+        else sql.SQL("")
+    )
+    after_scan = sql.SQL("AND t.bucket >= %(after_time)s") if req.after else sql.SQL("")
+    return sql.SQL(
+        """
+        SELECT {bucket} AS time, {key} AS key, {value} AS value
+        FROM {table} t
+        WHERE {selection} AND t.bucket >= %(range_start)s AND t.bucket < %(range_end)s {after_scan}
+        GROUP BY 1, 2
+        HAVING sum({count}) > 0 {after}
+        ORDER BY 1, 2
+        LIMIT %(limit)s
+        """
+    ).format(
+        bucket=bucket,
+        key=key,
+        value=rollup_value(metric, req.agg),
+        table=sql.Identifier(group.table),
+        selection=selection,
+        after_scan=after_scan,
+        count=sql.Identifier(f"{metric.column}_count"),
+        after=after,
+    )
+
+
+def _single_step_query(
+    req: AggregateRequest, plan: BucketPlan, rollup: Rollup | None
+) -> sql.Composed:
+    metric = req.metric
+    use_rollup = rollup is not None
     time_col = sql.SQL("t.bucket" if use_rollup else "t.observed_at")
-    bucket = time_col if use_rollup and req.interval == "hour" else plan.bucket_of(time_col)
-    if use_rollup:
+    native = rollup is not None and bucket_is_native(rollup, req.interval)
+    bucket = time_col if native else plan.bucket_of(time_col)
+    if rollup is not None:
         value = rollup_value(metric, req.agg)
         present = sql.SQL("sum({}) > 0").format(sql.Identifier(f"{metric.column}_count"))
-        table = sql.Identifier(ROLLUP_TABLE)
+        table = sql.Identifier(rollup.table)
     else:
         value = raw_value(metric, req.agg)
         present = sql.SQL("count({}) > 0").format(sql.Identifier(metric.column))
@@ -147,7 +206,7 @@ def _rollup_partials(metric: Metric, agg: Aggregate) -> tuple[sql.Composable, sq
     )
 
 
-def _rollup_local_buckets_query(req: AggregateRequest) -> sql.Composed:
+def _rollup_local_buckets_query(req: AggregateRequest, rollup: Rollup) -> sql.Composed:
     partials, value = _rollup_partials(req.metric, req.agg)
     bucket = sql.SQL("(%(thresholds)s::timestamptz[])[b.bucket_no]")
     district = (
@@ -176,7 +235,7 @@ def _rollup_local_buckets_query(req: AggregateRequest) -> sql.Composed:
         key=_group_key(req),
         value=value,
         partials=partials,
-        table=sql.Identifier(ROLLUP_TABLE),
+        table=sql.Identifier(rollup.table),
         after_scan=after_scan,
         district=district,
         after=_after(req, bucket),

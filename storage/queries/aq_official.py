@@ -2,7 +2,7 @@
 
 - Poles: hourly means from the writer-kept hourly rollup (`env_hourly`: per UTC hour and
   metric the count, sum, min and max of the readings), with the pole's reporting interval
-  (`env_reporting`, else the catalogue's cadence) so the caller can tell valid hours; no
+  (`reporting_intervals`, else the catalogue's cadence) so the caller can tell valid hours; no
   raw rows are read. `pole_hours` is the one place that decides which rollup the
   statistics read: when a CET daily rollup (valid hours, mean of valid hourly means) is
   kept by the writer, daily means for raw, unflagged data can come from it instead.
@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 
 from models.catalogue.air_quality import POLLUTANTS
 from models.catalogue.families import ENV
+from models.topics import Family
 from storage.tables import ENV_HOURLY_TABLE
 
 assert ENV.expected_cadence is not None
@@ -76,24 +77,12 @@ def reporting(conn: psycopg.Connection[Any], pole_ids: Sequence[str]) -> dict[st
     """Each pole's reporting interval; poles without an entry report at the catalogue's
     cadence (FamilySpec.expected_cadence)."""
     rows = conn.execute(
-        "SELECT pole_id, interval_s, stamped_at_end FROM env_reporting WHERE pole_id = ANY(%s)",
-        (list(pole_ids),),
+        "SELECT pole_id, interval_s, stamped_at_end FROM reporting_intervals"
+        " WHERE family = %s AND pole_id = ANY(%s)",
+        (Family.ENV.value, list(pole_ids)),
     ).fetchall()
     found = {r[0]: Reporting(r[1], r[2]) for r in rows}
     return {p: found.get(p, Reporting()) for p in pole_ids}
-
-
-def set_reporting(
-    conn: psycopg.Connection[Any], pole_id: str, interval_s: int, stamped_at_end: bool
-) -> None:
-    conn.execute(
-        """
-        INSERT INTO env_reporting (pole_id, interval_s, stamped_at_end) VALUES (%s, %s, %s)
-        ON CONFLICT (pole_id) DO UPDATE SET interval_s = EXCLUDED.interval_s,
-            stamped_at_end = EXCLUDED.stamped_at_end, updated_at = now()
-        """,
-        (pole_id, interval_s, stamped_at_end),
-    )
 
 
 def _hours_sql(metrics: Sequence[str]) -> sql.Composed:

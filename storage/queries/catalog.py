@@ -13,7 +13,7 @@ from typing import Literal
 
 from models.catalogue.families import FAMILIES, METRIC_FAMILIES, FieldSpec
 from models.topics import Family
-from storage.rollups import energy_sum_column
+from storage.readmodels.spec import energy_sum_column
 
 Interval = Literal["raw", "5min", "hour", "day", "month"]
 Aggregate = Literal["avg", "min", "max", "sum", "count"]
@@ -55,10 +55,6 @@ class Metric:
     @property
     def energy_sum_column(self) -> str:
         return energy_sum_column(self.spec.column)
-
-    @property
-    def has_hourly_rollup(self) -> bool:
-        return self.family is Family.ENV
 
 
 SERIES_METRICS: dict[Family, dict[str, Metric]] = {

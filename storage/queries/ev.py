@@ -14,6 +14,8 @@ from models.topics import Family
 from storage.queries.buckets import plan_buckets
 from storage.queries.catalog import Interval
 from storage.queries.latest import VALUE_COLUMNS
+from storage.queries.rollups import bucket_is_native, group_rollup, local_zone, pole_rollup
+from storage.readmodels.spec import CITY, DISTRICT, increase_column
 
 EARTH_RADIUS_M = 6_371_000.0
 
@@ -33,7 +35,8 @@ def find_connectors(
     after: tuple[float, str, int] | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """Connectors with their current (newest device time) OCPP status.
+    """Connectors with their current (newest device time) OCPP status, from the
+    latest table the writer keeps (one row per connector).
 
     Ordered by (distance, pole, connector) when `near` is given, else by
     (pole, connector); `after` is the last such key of the previous page
@@ -65,28 +68,13 @@ def find_connectors(
         distance = sql.SQL("0::double precision")
     query = sql.SQL(
         """
-        WITH RECURSIVE connectors AS (
-            (SELECT e.pole_id, e.connector_id FROM ev_readings e
-             ORDER BY e.pole_id, e.connector_id LIMIT 1)
-            UNION ALL
-            SELECT n.pole_id, n.connector_id
-            FROM connectors c CROSS JOIN LATERAL (
-                SELECT e.pole_id, e.connector_id FROM ev_readings e
-                WHERE (e.pole_id, e.connector_id) > (c.pole_id, c.connector_id)
-                ORDER BY e.pole_id, e.connector_id LIMIT 1
-            ) n
-        ), current AS (
-            SELECT p.pole_id, c.connector_id, p.district, p.latitude, p.longitude,
+        WITH current AS (
+            SELECT p.pole_id, r.connector_id, p.district, p.latitude, p.longitude,
                    {distance} AS distance_m, pc.max_power_kw, pc.plug_type, {columns}
-            FROM connectors c
-            JOIN poles p ON p.pole_id = c.pole_id
+            FROM ev_latest r
+            JOIN poles p ON p.pole_id = r.pole_id
             LEFT JOIN pole_connectors pc
-                   ON pc.pole_id = c.pole_id AND pc.connector_id = c.connector_id
-            CROSS JOIN LATERAL (
-                SELECT * FROM ev_readings e
-                WHERE e.pole_id = c.pole_id AND e.connector_id = c.connector_id
-                ORDER BY e.observed_at DESC LIMIT 1
-            ) r
+                   ON pc.pole_id = r.pole_id AND pc.connector_id = r.connector_id
             WHERE {where}
         )
         SELECT * FROM current
@@ -191,14 +179,71 @@ def energy_delivered(
 ) -> list[tuple[datetime, str, float]]:
     """kWh delivered per bucket and group: the increase of each connector's
     meter between consecutive readings, counted in the bucket of the later one
-    (a meter that went backwards, e.g. replaced, counts zero)."""
+    (a meter that went backwards, e.g. replaced, counts zero). Local days and
+    months come from the daily rollups the writer keeps (per district and city,
+    or per connector for group=pole); hours from the raw rows."""
+    zone = local_zone(conn)
+    rollup = (
+        pole_rollup(Family.EV, interval, tz, zone)
+        if group == "pole"
+        else group_rollup(Family.EV, interval, tz, zone)
+    )
+    plan = plan_buckets(interval, tz, start, end)
+    params = {
+        **plan.params(),
+        "tz": tz,
+        "start": start,
+        "end": end,
+        "limit": limit,
+        "after_time": after[0] if after else None,
+        "after_key": after[1] if after else None,
+        "city": CITY,
+        "district_kind": DISTRICT,
+    }
+    if rollup is not None:
+        time_col = sql.SQL("t.bucket")
+        bucket = time_col if bucket_is_native(rollup, interval) else plan.bucket_of(time_col)
+        rkey = {
+            "city": sql.SQL("%(city)s::text"),
+            "district": sql.SQL("t.group_key"),
+            "pole": sql.SQL("t.pole_id"),
+        }[group]
+        kind = {
+            "city": sql.SQL("AND t.group_kind = %(city)s"),
+            "district": sql.SQL("AND t.group_kind = %(district_kind)s"),
+            "pole": sql.SQL(""),
+        }[group]
+        query = sql.SQL(
+            """
+            SELECT {bucket} AS time, {key} AS key, coalesce(sum({increase}), 0) AS kwh
+            FROM {table} t
+            WHERE t.bucket >= %(range_start)s AND t.bucket < %(range_end)s {kind}
+            GROUP BY 1, 2
+            {after}
+            ORDER BY 1, 2
+            LIMIT %(limit)s
+            """
+        ).format(
+            bucket=bucket,
+            key=rkey,
+            increase=sql.Identifier(increase_column("total_active_energy_import")),
+            table=sql.Identifier(rollup.table),
+            kind=kind,
+            after=sql.SQL("HAVING ({b}, {k}) > (%(after_time)s, %(after_key)s)").format(
+                b=bucket, k=rkey
+            )
+            if after
+            else sql.SQL(""),
+        )
+        with conn.cursor() as cur:
+            cur.execute(query, params)
+            return [(row[0], row[1], float(row[2])) for row in cur.fetchall()]
     key = {
         "city": sql.SQL("'city'"),
         "district": sql.SQL("coalesce(p.district, '')"),
         "pole": sql.SQL("d.pole_id"),
     }[group]
     time_col = sql.SQL("d.observed_at")
-    plan = plan_buckets(interval, tz, start, end)
     bucket = plan.bucket_of(time_col)
     after_clause = (
         sql.SQL("HAVING ({b}, {k}) > (%(after_time)s, %(after_key)s)").format(b=bucket, k=key)
@@ -228,15 +273,6 @@ def energy_delivered(
         key=key,
         after=after_clause,
     )
-    params = {
-        **plan.params(),
-        "tz": tz,
-        "start": start,
-        "end": end,
-        "limit": limit,
-        "after_time": after[0] if after else None,
-        "after_key": after[1] if after else None,
-    }
     with conn.cursor() as cur:
         cur.execute(query, params)
         return [(row[0], row[1], float(row[2])) for row in cur.fetchall()]

@@ -1,8 +1,8 @@
 """Latest readings: the newest *device* timestamp wins, never the last received.
 
-A backlog replayed after an outage arrives late but is older; ordering by
-observed_at (the primary-key index, read backwards) keeps it from posing as
-the current value.
+A backlog replayed after an outage arrives late but is older; the writer keeps
+the newest reading of each pole and family (and EV connector) by device time
+in the `<family>_latest` tables, so these read one row per pole.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 
 from models.catalogue.families import FAMILIES
 from models.topics import Family
-from storage.tables import READING_TABLES
+from storage.readmodels.spec import LATEST_TABLES
 
 VALUE_COLUMNS: dict[Family, tuple[str, ...]] = {
     family: spec.value_columns for family, spec in FAMILIES.items()
@@ -31,9 +31,9 @@ def latest_of_pole(
     conn: psycopg.Connection[Any], pole_id: str, family: Family
 ) -> dict[str, Any] | None:
     """The newest env, light or wifi reading of one pole."""
-    query = sql.SQL(
-        "SELECT {} FROM {} WHERE pole_id = %s ORDER BY observed_at DESC LIMIT 1"
-    ).format(_columns(family), sql.Identifier(READING_TABLES[family]))
+    query = sql.SQL("SELECT {} FROM {} WHERE pole_id = %s").format(
+        _columns(family), sql.Identifier(LATEST_TABLES[family])
+    )
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, (pole_id,))
         return cur.fetchone()
@@ -42,36 +42,14 @@ def latest_of_pole(
 def latest_connectors(
     conn: psycopg.Connection[Any], pole_ids: list[str] | None = None
 ) -> list[dict[str, Any]]:
-    """The newest reading of every EV connector (of some poles, or of the city).
-
-    The connectors are found with a loose index scan (one index probe per
-    connector, not a scan of the whole history), then each one's newest row."""
-    connector_filter = (
-        sql.SQL("AND e.pole_id = ANY (%(pole_ids)s)") if pole_ids is not None else sql.SQL("")
-    )
+    """The newest reading of every EV connector (of some poles, or of the city)."""
+    where = sql.SQL("WHERE pole_id = ANY (%(pole_ids)s)") if pole_ids is not None else sql.SQL("")
     query = sql.SQL(
-        """
-        WITH RECURSIVE connectors AS (
-            (SELECT e.pole_id, e.connector_id FROM ev_readings e WHERE true {connector_filter}
-             ORDER BY e.pole_id, e.connector_id LIMIT 1)
-            UNION ALL
-            SELECT n.pole_id, n.connector_id
-            FROM connectors c CROSS JOIN LATERAL (
-                SELECT e.pole_id, e.connector_id FROM ev_readings e
-                WHERE (e.pole_id, e.connector_id) > (c.pole_id, c.connector_id)
-                      {connector_filter}
-                ORDER BY e.pole_id, e.connector_id LIMIT 1
-            ) n
-        )
-        SELECT c.pole_id, c.connector_id, r.*
-        FROM connectors c CROSS JOIN LATERAL (
-            SELECT {columns} FROM ev_readings e
-            WHERE e.pole_id = c.pole_id AND e.connector_id = c.connector_id
-            ORDER BY e.observed_at DESC LIMIT 1
-        ) r
-        ORDER BY c.pole_id, c.connector_id
-        """
-    ).format(connector_filter=connector_filter, columns=_columns(Family.EV))
+        "SELECT pole_id, connector_id, {columns} FROM {table} {where}"
+        " ORDER BY pole_id, connector_id"
+    ).format(
+        columns=_columns(Family.EV), table=sql.Identifier(LATEST_TABLES[Family.EV]), where=where
+    )
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, {"pole_ids": pole_ids})
         return cur.fetchall()
@@ -90,21 +68,20 @@ def latest_of_city(
     if district is not None:
         clauses.append(sql.SQL("p.district = %(district)s"))
     if after is not None:
-        clauses.append(sql.SQL("p.pole_id > %(after)s"))
+        clauses.append(sql.SQL("r.pole_id > %(after)s"))
     query = sql.SQL(
         """
-        SELECT p.pole_id, p.district, r.*
-        FROM poles p CROSS JOIN LATERAL (
-            SELECT {columns} FROM {table} t
-            WHERE t.pole_id = p.pole_id ORDER BY t.observed_at DESC LIMIT 1
-        ) r
+        SELECT r.pole_id, p.district, {columns}
+        FROM {table} r JOIN poles p ON p.pole_id = r.pole_id
         WHERE {where}
-        ORDER BY p.pole_id
+        ORDER BY r.pole_id
         LIMIT %(limit)s
         """
     ).format(
-        columns=_columns(family),
-        table=sql.Identifier(READING_TABLES[family]),
+        columns=sql.SQL(", ").join(
+            sql.Identifier("r", n) for n in ("observed_at", "received_at", *VALUE_COLUMNS[family])
+        ),
+        table=sql.Identifier(LATEST_TABLES[family]),
         where=sql.SQL(" AND ").join(clauses),
     )
     with conn.cursor(row_factory=dict_row) as cur:

@@ -6,8 +6,9 @@ as Europe/Berlin a UTC hour is a local hour); day and month are local to the
 requested time zone, so a DST day has 23 or 25 hours. `start`/`end` are
 widened to whole buckets, so no bucket is cut short at either edge.
 
-Env hour/day/month read the `env_hourly` rollup (kept exact by the writer,
-late data included); everything else aggregates the raw table.
+Hour, day and month buckets read the rollups the writer keeps exact (late data
+included) wherever one fits (storage/queries/rollups.py); 5-minute buckets,
+raw series, and buckets no rollup fits aggregate the raw table.
 
 Paging is keyset: `after` is the last bucket (or raw timestamp) the client
 has seen; the next page holds the buckets strictly after it.
@@ -26,9 +27,8 @@ from psycopg import sql
 from models.topics import Family
 from storage.queries.buckets import plan_buckets
 from storage.queries.catalog import Aggregate, Interval, Metric
-from storage.tables import ENV_HOURLY_TABLE
+from storage.queries.rollups import bucket_is_native, local_zone, pole_rollup
 
-ROLLUP_TABLE = ENV_HOURLY_TABLE
 EXPORT_CHUNK_BYTES = 256 * 1024
 
 
@@ -72,8 +72,9 @@ def rollup_value(metric: Metric, agg: Aggregate) -> sql.Composable:
     )
 
 
-def series_query(req: SeriesRequest) -> tuple[sql.Composed, dict[str, Any]]:
-    """The SELECT (time, value) for `req`, ordered by time."""
+def series_query(req: SeriesRequest, zone: str | None) -> tuple[sql.Composed, dict[str, Any]]:
+    """The SELECT (time, value) for `req`, ordered by time; `zone` is the daily
+    rollups' local zone."""
     metric = req.metric
     if (metric.family is Family.EV) != (req.connector_id is not None):
         raise ValueError("an ev series needs a connector id, other families none")
@@ -112,10 +113,11 @@ def series_query(req: SeriesRequest) -> tuple[sql.Composed, dict[str, Any]]:
 
     plan = plan_buckets(req.interval, req.tz, req.start, req.end)
     params |= plan.params()
-    use_rollup = metric.has_hourly_rollup and req.interval in ("hour", "day", "month")
+    rollup = pole_rollup(metric.family, req.interval, req.tz, zone)
+    use_rollup = rollup is not None
     time_col = sql.Identifier("bucket" if use_rollup else "observed_at")
-    # The hourly rollup's buckets already are UTC hours.
-    bucket = time_col if use_rollup and req.interval == "hour" else plan.bucket_of(time_col)
+    native = rollup is not None and bucket_is_native(rollup, req.interval)
+    bucket = time_col if native else plan.bucket_of(time_col)
     after: sql.Composable = sql.SQL("")
     after_bucket: sql.Composable = sql.SQL("")
     if req.after:
@@ -125,7 +127,8 @@ def series_query(req: SeriesRequest) -> tuple[sql.Composed, dict[str, Any]]:
     if use_rollup:
         value = rollup_value(metric, req.agg)
         present = sql.SQL("sum({}) > 0").format(sql.Identifier(f"{metric.column}_count"))
-        table = sql.Identifier(ROLLUP_TABLE)
+        assert rollup is not None
+        table = sql.Identifier(rollup.table)
     else:
         value = raw_value(metric, req.agg)
         present = sql.SQL("count({}) > 0").format(col)
@@ -160,7 +163,7 @@ def series_query(req: SeriesRequest) -> tuple[sql.Composed, dict[str, Any]]:
 def fetch_series(
     conn: psycopg.Connection[Any], req: SeriesRequest
 ) -> list[tuple[datetime, float | None]]:
-    query, params = series_query(req)
+    query, params = series_query(req, local_zone(conn))
     with conn.cursor() as cur:
         cur.execute(query, params)
         return [(row[0], row[1]) for row in cur.fetchall()]
@@ -172,7 +175,7 @@ def export_series_csv(conn: psycopg.Connection[Any], req: SeriesRequest) -> Iter
     COPY TO STDOUT formats in the server and streams: memory stays flat however
     many rows there are. Timestamps are written in the request's time zone,
     set for this transaction only."""
-    query, params = series_query(req)
+    query, params = series_query(req, local_zone(conn))
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SELECT set_config('TimeZone', %s, true)", (req.tz,))
         # An export may take minutes for millions of rows; the API's per-query

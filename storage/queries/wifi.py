@@ -16,24 +16,22 @@ def list_hotspots(
     after: str | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """Each pole's newest Wi-Fi reading (by device time), one page by pole id."""
+    """Each pole's newest Wi-Fi reading (by device time, from the latest table the
+    writer keeps), one page by pole id; decommissioned poles are left out."""
     clauses: list[sql.Composable] = [sql.SQL("p.decommissioned_at IS NULL")]  # current poles
     if status is not None:
         clauses.append(sql.SQL("r.status = %(status)s"))
     if district is not None:
         clauses.append(sql.SQL("p.district = %(district)s"))
     if after is not None:
-        clauses.append(sql.SQL("p.pole_id > %(after)s"))
+        clauses.append(sql.SQL("r.pole_id > %(after)s"))
     query = sql.SQL(
         """
         SELECT p.pole_id, p.district, p.latitude, p.longitude,
                r.observed_at, r.status, r.connected_clients, r.bytes_in, r.bytes_out
-        FROM poles p CROSS JOIN LATERAL (
-            SELECT * FROM wifi_readings w
-            WHERE w.pole_id = p.pole_id ORDER BY w.observed_at DESC LIMIT 1
-        ) r
+        FROM wifi_latest r JOIN poles p ON p.pole_id = r.pole_id
         WHERE {where}
-        ORDER BY p.pole_id
+        ORDER BY r.pole_id
         LIMIT %(limit)s
         """
     ).format(where=sql.SQL(" AND ").join(clauses))

@@ -57,12 +57,7 @@ def test_replayed_pole_readings_give_the_stations_figures(
     assert result.returncode == 0, result.stderr
     assert main(["stations", "import", str(source), "--type", "background"]) == 0
     # The replayed pole reports hourly means stamped at the end of their hour.
-    assert (
-        main(
-            ["air-quality", "reporting", "UBA-DENW095", "--interval-s", "3600", "--stamped-at-end"]
-        )
-        == 0
-    )
+    assert main(["db", "reporting-interval", "UBA-DENW095", "3600", "--stamped-at-end"]) == 0
     with psycopg.connect(database_url) as conn:
         stored = conn.execute(
             "SELECT count(*) FROM reference_values WHERE metric = 'no2' AND averaging = 'hour'"
@@ -163,7 +158,10 @@ def _scene(database_url: str, put: Put) -> list[tuple[datetime, float, float]]:
             )
             truth.append((hour, raw, ref))
         q.insert_reference_values(conn, rows)
-        conn.execute("INSERT INTO env_reporting (pole_id, interval_s) VALUES ('P-NEAR', 3600)")
+        conn.execute(
+            "INSERT INTO reporting_intervals (pole_id, family, interval_s)"
+            " VALUES ('P-NEAR', 'env', 3600)"
+        )
         conn.commit()
     for chunk in range(0, len(readings), 500):
         put("P-NEAR", Family.ENV, readings[chunk : chunk + 500])
@@ -245,7 +243,10 @@ def test_flagged_hours_are_listed_and_excluded_from_the_statistics(
 ) -> None:
     with psycopg.connect(database_url) as conn:
         register_pole(conn, "P-Q", capabilities=("env",))
-        conn.execute("INSERT INTO env_reporting (pole_id, interval_s) VALUES ('P-Q', 3600)")
+        conn.execute(
+            "INSERT INTO reporting_intervals (pole_id, family, interval_s)"
+            " VALUES ('P-Q', 'env', 3600)"
+        )
         conn.commit()
     rng = random.Random(5)
     start = datetime(2023, 1, 9, 23, tzinfo=UTC)

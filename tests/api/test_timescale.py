@@ -12,6 +12,8 @@ import pytest
 
 from config.services import ApiSettings
 from storage.migrate import migrate
+from storage.readmodels.rebuild import rebuild, rebuild_latest
+from storage.readmodels.spec import ALL_ROLLUPS
 from tests.api.conftest import run_api
 from tests.support.pglite import running_pglite
 
@@ -24,15 +26,13 @@ SEED = [
     "INSERT INTO env_readings (pole_id, observed_at, received_at, pm10) "
     "SELECT p, t, t, 10 FROM unnest('{TS1,TS2}'::text[]) AS p, generate_series("
     "timestamptz '2026-03-28T23:00Z', timestamptz '2026-03-30T21:59Z', interval '1 minute') AS t",
-    # The rollup the writer would have maintained (COPY crashes PGlite, so it is built here).
-    "INSERT INTO env_hourly (pole_id, bucket, readings, pm10_count, pm10_sum, pm10_min, pm10_max) "
-    "SELECT pole_id, date_trunc('hour', observed_at, 'UTC'), count(*), count(pm10), sum(pm10), "
-    "min(pm10), max(pm10) FROM env_readings GROUP BY 1, 2",
     "INSERT INTO ev_readings (pole_id, connector_id, observed_at, received_at, status, error_code,"
     " total_active_energy_import) VALUES "
     "('TS1', 1, '2026-03-29T10:00Z', now(), 'Charging', 'NoError', 10),"
     "('TS1', 1, '2026-03-29T11:00Z', now(), 'Available', 'NoError', 15),"
     "('TS1', 2, '2026-03-29T11:00Z', now(), 'Faulted', 'GroundFailure', 3)",
+]
+COMPRESS = [
     "SELECT compress_chunk(c) FROM show_chunks('env_readings') AS c",
     "SELECT compress_chunk(c) FROM show_chunks('ev_readings') AS c",
 ]
@@ -45,6 +45,12 @@ def timescale_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Cl
         with psycopg.connect(dsn, autocommit=True) as conn:
             migrate(conn, "on")
             for statement in SEED:
+                conn.execute(statement.encode())
+            # The read models the writer would have kept (COPY crashes PGlite): the
+            # rebuild's SQL, which the read-model tests hold equal to the writer's.
+            rebuild(conn, ALL_ROLLUPS)
+            rebuild_latest(conn)
+            for statement in COMPRESS:
                 conn.execute(statement.encode())
         # PGlite serves one connection at a time: a pool of one.
         settings = ApiSettings(database_url=dsn, api_pool_size=1, api_cache_ttl_s=0)

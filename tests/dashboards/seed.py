@@ -22,6 +22,7 @@ import psycopg
 
 from airquality.official import CET
 from airquality.service import refresh_statistics
+from storage.readmodels.rebuild import FIRST_BUILD, rebuild, rebuild_latest
 
 ENV_MEASURES = (
     "pm25",
@@ -143,6 +144,14 @@ def seed(conn: psycopg.Connection[Any]) -> None:
         # bytes: trusted test SQL, sent as a simple query without parameters
         conn.execute(statement.encode())
     # The seed's env readings come every 10 minutes: 6 expected an hour.
-    conn.execute("INSERT INTO env_reporting (pole_id, interval_s) SELECT pole_id, 600 FROM poles")
+    conn.execute(
+        "INSERT INTO reporting_intervals (pole_id, family, interval_s)"
+        " SELECT pole_id, 'env', 600 FROM poles"
+    )
+    # The read models the writer would keep for these rows (the seed writes the raw
+    # tables and env_hourly directly): the rebuild's SQL, which the read-model tests
+    # hold equal to the writer's.
+    rebuild(conn, FIRST_BUILD)
+    rebuild_latest(conn)
     # The official statistics of this CET year, as `smartpole air-quality refresh` stores them.
     refresh_statistics(conn, datetime.now(CET).year)

@@ -29,6 +29,7 @@ from dashboards.queries import overview
 from dashboards.sql import ColumnKind, PanelSql
 from models.catalogue.health import DEFAULT_HEALTH, HealthThresholds
 from storage.health_view import write_thresholds
+from storage.readmodels.rebuild import rebuild_latest
 from tests.api.conftest import run_api
 from tests.dashboards.grafana_macros import QueryContext, Variable, expand
 
@@ -106,6 +107,9 @@ def database(database_url: str) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         for statement in SETUP:
             conn.execute(statement.encode())
+        # The newest readings the writer would keep for these rows (SETUP writes the
+        # raw tables directly), which the pole_health view reads.
+        rebuild_latest(conn)
         yield conn
 
 

@@ -39,7 +39,7 @@ from models.vocabulary import (
 )
 from storage.health_view import VIEW
 from storage.queries.aq_official import STATISTICS_COLUMNS
-from storage.rollups import energy_sum_column
+from storage.readmodels.spec import energy_sum_column
 from storage.tables import ENV_HOURLY_TABLE, READING_TABLES
 
 POLLUTANTS = {s.pollutant for s in EU_STANDARDS}

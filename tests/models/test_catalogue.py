@@ -30,8 +30,7 @@ from models.readings import MODEL_FOR_FAMILY
 from models.topics import Family, PoleTopic
 from models.vocabulary import Capability
 from simulators.generator import _OUT_OF_RANGE
-from storage.rollups import ENERGY_SUM_METRICS, energy_sum_column
-from storage.tables import ENV_HOURLY_TABLE
+from storage.readmodels.spec import ENV_HOURLY, energy_sum_column
 from storage.writer import LAYOUTS, ReadingWriter, ReceivedReading
 
 PG_TYPES = {
@@ -83,15 +82,14 @@ def test_the_hourly_rollup_has_every_env_metric(db: psycopg.Connection[Any]) -> 
         r[0]
         for r in db.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = %s",
-            (ENV_HOURLY_TABLE,),
+            (ENV_HOURLY.table,),
         )
     }
     expected = {"pole_id", "bucket", "readings"}
     for metric in ENV.metrics:
         expected |= {f"{metric.column}_{part}" for part in ("count", "sum", "min", "max")}
-    expected |= {energy_sum_column(m) for m in ENERGY_SUM_METRICS}
-    assert columns == expected
-    assert tuple(m.column for m in ENV.metrics if m.energetic) == ENERGY_SUM_METRICS
+    expected |= {energy_sum_column(m.column) for m in ENV.metrics if m.energetic}
+    assert columns == expected == {c for c, _ in ENV_HOURLY.columns()}
 
 
 def _distinct_value(field: FieldSpec, index: int) -> Any:

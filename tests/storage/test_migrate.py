@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 import storage.migrate
+from models.topics import Family
 from storage.migrate import (
     MigrationError,
     StoragePolicy,
@@ -17,7 +18,8 @@ from storage.migrate import (
     migrate,
     pending_migrations,
 )
-from storage.rollups import MERGE_ENV_WITH_ROLLUP
+from storage.readmodels.merge import merge_staged
+from storage.writer import ReadingWriter
 from tests.support.pglite import running_pglite
 
 READING_TABLES = {"env_readings", "light_readings", "wifi_readings", "ev_readings", "status_events"}
@@ -117,7 +119,11 @@ def test_timescaledb_gets_hypertables_compression_and_policies(timescale: str) -
                 " FROM timescaledb_information.hypertables"
             )
         }
-        assert hypertables == {**dict.fromkeys(READING_TABLES, True), "env_hourly": False}
+        assert hypertables == {
+            **dict.fromkeys(READING_TABLES, True),
+            "env_hourly": False,
+            "wifi_hourly": False,
+        }
         segment_by = conn.execute(
             "SELECT attname FROM timescaledb_information.compression_settings"
             " WHERE hypertable_name = 'ev_readings' AND segmentby_column_index IS NOT NULL"
@@ -155,26 +161,27 @@ def test_merge_and_rollup_work_on_compressed_hypertables(timescale: str) -> None
     with psycopg.connect(timescale) as conn:
         migrate(conn, "on")
         conn.execute("TRUNCATE env_readings, env_hourly")
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS stage_env_readings (LIKE env_readings)")
+        conn.autocommit = False  # staged rows live until their transaction commits
+        ReadingWriter(conn)._ensure_staging()
         old = datetime(2025, 6, 1, tzinfo=UTC)
 
         def merge(minutes: list[int], pm10: float) -> int:
-            conn.execute("TRUNCATE stage_env_readings")
             for m in minutes:
                 conn.execute(
                     "INSERT INTO stage_env_readings (pole_id, observed_at, received_at, pm10, laeq)"
                     " VALUES ('A', %s, now(), %s, 60)",
                     (old + timedelta(minutes=m), pm10),
                 )
-            row = conn.execute(MERGE_ENV_WITH_ROLLUP).fetchone()
-            assert row is not None
-            return int(row[0])
+            with conn.cursor() as cur:
+                return merge_staged(cur, Family.ENV)
 
         assert merge(list(range(0, 120, 10)), 20.0) == 12
         conn.commit()
         compression_job = jobs_ids(conn, "policy_compression", "env_readings")
-        conn.execute("CALL run_job(%s)", (compression_job,))
         conn.commit()
+        conn.autocommit = True  # a job commits by itself
+        conn.execute("CALL run_job(%s)", (compression_job,))
+        conn.autocommit = False
         compressed = conn.execute(
             "SELECT count(*) FROM timescaledb_information.chunks"
             " WHERE hypertable_name = 'env_readings' AND is_compressed"

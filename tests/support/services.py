@@ -86,10 +86,15 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def running_postgres(workdir: Path) -> Iterator[PostgresServer]:
+def running_postgres(
+    workdir: Path, *, reuse: bool = False, extra_options: str = ""
+) -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster in `workdir`, stopped on exit. `reuse`: start the
+    cluster already there (the benchmarks keep their datasets), initdb otherwise."""
     bindir = postgres_bindir()
     workdir.mkdir(parents=True, exist_ok=True)
     datadir = workdir / "pgdata"
+    existing = reuse and (datadir / "PG_VERSION").exists()
     if os.geteuid() == 0:
         owner = pwd.getpwnam("postgres")
         os.chown(workdir, owner.pw_uid, owner.pw_gid)
@@ -98,19 +103,20 @@ def running_postgres(workdir: Path) -> Iterator[PostgresServer]:
         for parent in workdir.parents:
             if parent != Path("/"):
                 parent.chmod(parent.stat().st_mode | 0o011)
-    subprocess.run(
-        _as_unprivileged(
-            [str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust",
-             "-E", "UTF8", "--no-sync"]
-        ),
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
+    if not existing:
+        subprocess.run(
+            _as_unprivileged(
+                [str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust",
+                 "-E", "UTF8", "--no-sync"]
+            ),
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
     port = free_port()
     options = (
         f"-p {port} -c listen_addresses=127.0.0.1 -k {workdir} -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
-        "-c timezone=UTC"
+        f"-c timezone=UTC {extra_options}"
     )
     log = workdir / "postgres.log"
     subprocess.run(
