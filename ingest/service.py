@@ -25,10 +25,11 @@ from ingest.decoding import decode_batch
 from ingest.inbox import InboundMessage, Inbox
 from ingest.mqtt_source import MQTT_RECEIVE_MAXIMUM, MqttSource
 from ingest.stats import IngestStats
-from models.wire import DecodeLimits, Rejection
+from models.wire import DecodeLimits, Rejection, RejectionKind
 from storage.change_feed import prune_changes
 from storage.connection import connect_with_retry
 from storage.migrate import SchemaNotCurrent, pending_migrations
+from storage.quarantine import prune as prune_quarantine
 from storage.writer import ReadingWriter, ReceivedRejection, WriteResult
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class IngestService:
                     next_stats_at = time.monotonic() + self.settings.ingest_stats_interval_s
                 if time.monotonic() >= next_prune_at:
                     self.prune_change_feed()
+                    self.prune_quarantine()
                     next_prune_at = time.monotonic() + CHANGE_FEED_PRUNE_EVERY_S
             self._drain()
         finally:
@@ -174,7 +176,8 @@ class IngestService:
                 raise
             except psycopg.Error as exc:
                 received_at = datetime.fromtimestamp(message.received_at, UTC)
-                refusal = Rejection(f"storage refused: {exc}"[:1000], message.payload)
+                reason = f"storage refused: {exc}"[:1000]
+                refusal = Rejection(reason, message.payload, None, RejectionKind.STORAGE_REFUSED)
                 result = writer.write_batch(
                     [], [ReceivedRejection(message.topic, None, refusal, received_at)]
                 )
@@ -196,6 +199,23 @@ class IngestService:
             return
         if pruned:
             log.info("change feed: %d entries past retention deleted", pruned)
+
+    def prune_quarantine(self) -> None:
+        """Quarantine retention: by age and by count (SMARTPOLE_QUARANTINE_*)."""
+        if self._conn is None:
+            return
+        days, max_rows = self.settings.quarantine_retention_days, self.settings.quarantine_max_rows
+        if not days and not max_rows:
+            return
+        try:
+            pruned = prune_quarantine(
+                self._conn, timedelta(days=days) if days else None, max_rows or None
+            )
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            log.warning("quarantine pruning failed (%s); next time", exc)
+            return
+        if pruned:
+            log.info("quarantine: %d rows past retention deleted", pruned)
 
     def log_stats(self) -> None:
         log.info("ingest counters", extra={**self.stats.snapshot(), "inbox": len(self.inbox)})
