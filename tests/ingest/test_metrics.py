@@ -1,0 +1,109 @@
+"""Each ingest worker's Prometheus metrics, scraped from a running worker: the
+counters match what it stored, what it found stored already and what it
+quarantined, by kind of reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support import samples
+from tests.support.ingest_process import IngestProcess
+from tests.support.mqtt import TestPublisher
+from tests.support.services import MosquittoServer, free_port, wait_until
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+def scrape(port: int) -> dict[str, float]:
+    """Every sample as `name{label="value",...}` -> value."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    samples_by_name: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples_by_name[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples_by_name
+
+
+def test_a_running_worker_serves_counters_that_match_the_database(
+    database_url: str,
+    mosquitto: MosquittoServer,
+    publisher: TestPublisher,
+    db: Conn,
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    ingest = IngestProcess(
+        database_url, mosquitto.url, tmp_path / "ingest.log", ingest_metrics_port=port
+    )
+    ingest.start()
+    try:
+        wait_until(lambda: "subscribed to" in ingest.log_text(), 30, "ingest subscription")
+        assert f"metrics at http://127.0.0.1:{port}/metrics" in ingest.log_text()
+        before = scrape(port)
+        assert before["smartpole_ingest_broker_connected"] == 1
+        assert before['smartpole_ingest_quarantined_total{reason="too_large"}'] == 0
+        assert before["smartpole_database_size_bytes"] > 1_000_000  # a migrated database
+
+        env = samples.topic("M-1", "env")
+        good = [(env, samples.env(m)) for m in range(10)]
+        good.append((env, [samples.env(m) for m in range(10, 20)]))
+        resent = good[:3]
+        bad: list[tuple[str, Any]] = [
+            (env, b"{not json"),
+            (env, b"[1, 2"),
+            (env, samples.env(30, pm10=-5)),
+            (env, [samples.env(31), samples.env(32, relativeHumidity=140)]),  # one of two
+            (samples.topic("M-1", "nonsense"), samples.env(33)),
+            (env, b"x" * 300_000),  # above SMARTPOLE_INGEST_MAX_PAYLOAD_BYTES
+        ]
+        sent = publisher.publish_all(good) + publisher.publish_all(bad)
+        sent += publisher.publish_all(resent)
+
+        def committed() -> bool:  # counted after each batch's commit
+            return scrape(port)["smartpole_ingest_batch_size_messages_sum"] == sent
+
+        wait_until(committed, 30, "every message committed")
+        figures = scrape(port)
+        assert figures["smartpole_ingest_messages_received_total"] == sent
+        stored = db.execute("SELECT count(*) FROM env_readings").fetchone()
+        assert stored == (21,)
+        assert figures["smartpole_ingest_readings_stored_total"] == 21
+        assert figures["smartpole_ingest_duplicates_total"] == 3
+        by_kind = dict(
+            db.execute(
+                "SELECT reason_kind, sum(times_seen) FROM quarantine GROUP BY reason_kind"
+            ).fetchall()
+        )
+        assert by_kind == {"malformed_json": 2, "invalid_reading": 2, "topic": 1, "too_large": 1}
+        for kind, count in by_kind.items():
+            assert figures[f'smartpole_ingest_quarantined_total{{reason="{kind}"}}'] == count
+        assert figures['smartpole_ingest_quarantined_total{reason="decommissioned"}'] == 0
+        batches = figures["smartpole_ingest_batch_size_messages_count"]
+        assert batches >= 1 and figures["smartpole_ingest_batch_size_messages_sum"] == sent
+        assert figures["smartpole_ingest_commit_duration_seconds_count"] == batches
+        assert figures["smartpole_ingest_lag_seconds_count"] == batches
+        assert figures["smartpole_ingest_last_commit_timestamp_seconds"] > 1.7e9
+        assert figures["smartpole_ingest_backlog_messages"] == 0
+        assert figures["smartpole_ingest_database_up"] == 1
+        assert figures["smartpole_ingest_database_reconnects_total"] == 0
+        assert figures["smartpole_ingest_broker_reconnects_total"] == 0
+    finally:
+        ingest.stop()
+    # the server went with the worker
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+        raise AssertionError("metrics still served after the worker stopped")
+    except httpx.TransportError:
+        pass
+
+
+def test_metrics_are_off_by_default(ingest: IngestProcess) -> None:
+    ingest.start()
+    wait_until(lambda: "subscribed to" in ingest.log_text(), 30, "ingest subscription")
+    assert "metrics at" not in ingest.log_text()
