@@ -149,6 +149,13 @@ class IngestSettings(DatabaseSettings, MqttSettings, DecodeLimitSettings):
         description="Address the ingest metrics server listens on (0.0.0.0 in a container, "
         "so Prometheus can scrape it).",
     )
+    database_disk_capacity_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="Size of the disk (volume) the database lives on: ingest exports it "
+        "(smartpole_database_disk_capacity_bytes) next to the database's own size, and the "
+        "shipped Prometheus rules alert above 80 % of it; 0: unknown (that alert stays off).",
+    )
     ingest_mqtt_reader: Literal["bulk", "paho"] = Field(
         default="bulk",
         description="bulk: read QoS 0/1 PUBLISH packets straight from the receive buffer "

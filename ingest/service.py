@@ -70,6 +70,7 @@ class IngestService:
             broker_connections=lambda: self.source.connection,
             broker_connected=self.source.connected.is_set,
         )
+        self.metrics.database_disk_capacity.set(settings.database_disk_capacity_bytes)
         self.metrics_port: int | None = None  # where /metrics is served, once running
         self._conn: psycopg.Connection[Any] | None = None
         self._writer: ReadingWriter | None = None

@@ -142,6 +142,12 @@ class IngestMetrics:
             "Disk used by the database (pg_database_size), refreshed about every 30 s",
             registry=registry,
         )
+        self.database_disk_capacity = Gauge(
+            "smartpole_database_disk_capacity_bytes",
+            "Size of the database's disk as configured (SMARTPOLE_DATABASE_DISK_CAPACITY_BYTES; "
+            "0: unknown)",
+            registry=registry,
+        )
         backlog_gauge = Gauge(
             "smartpole_ingest_backlog_messages",
             "Messages received and not yet committed (held in memory)",
