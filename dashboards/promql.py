@@ -2,7 +2,7 @@
 PromQL with the legend of every series.
 
 The expressions read the metrics ingest and the API export (README: Metrics) and
-`tests/dashboards/test_operations.py` runs every one of them against a real
+`tests/dashboards/test_operations_prometheus.py` runs every one of them against a real
 Prometheus scraping a running ingest worker and API, so a renamed metric fails a
 test, not a dashboard. `$__rate_interval` is Grafana's; the tests put in a window.
 """
