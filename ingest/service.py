@@ -86,9 +86,16 @@ class IngestService:
 
     def run(self) -> None:
         if self.settings.ingest_metrics_port:
-            self.metrics_port = self.metrics.serve(
-                self.settings.ingest_metrics_host, self.settings.ingest_metrics_port
-            )
+            try:
+                self.metrics_port = self.metrics.serve(
+                    self.settings.ingest_metrics_host, self.settings.ingest_metrics_port
+                )
+            except OSError as exc:  # taken, or an address this host does not have
+                raise ConfigError(
+                    "cannot serve metrics on SMARTPOLE_INGEST_METRICS_HOST:"
+                    f"SMARTPOLE_INGEST_METRICS_PORT ({self.settings.ingest_metrics_host}:"
+                    f"{self.settings.ingest_metrics_port}): {exc.strerror or exc}"
+                ) from None
             log.info(
                 "metrics at http://%s:%d/metrics",
                 self.settings.ingest_metrics_host,

@@ -3,6 +3,7 @@ replay with today's rules, purge). Needs an admin key, like every admin route.""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -20,6 +21,8 @@ from api.routes.common import next_link
 from models.wire import DecodeLimits, RejectionKind
 from storage import quarantine
 from storage.quarantine import NOT_REPLAYABLE, QuarantineEntry, QuarantineFilter
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(
     prefix="/v1/admin",
@@ -223,6 +226,7 @@ async def replay_quarantine(
 
     async with connection_slot(state):
         report = await run_in_threadpool(run)
+    log.info("quarantine replay by admin-key:%s: %s", key_name, report.as_dict())
     return _json(ReplayResult.model_validate(report.as_dict()))
 
 
@@ -246,4 +250,5 @@ def purge_quarantine(
         raise bad_parameter("all", "give a filter, or all=true to delete every row")
     with db.connection() as conn:
         deleted = quarantine.purge(conn, where, dry_run=dry_run)
+    log.info("quarantine purge by admin-key:%s: %d rows (dry run: %s)", key_name, deleted, dry_run)
     return _json(PurgeResult(dry_run=dry_run, deleted=deleted))

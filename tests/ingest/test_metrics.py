@@ -4,6 +4,7 @@ quarantined, by kind of reason."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,20 @@ def test_metrics_are_off_by_default(ingest: IngestProcess) -> None:
     ingest.start()
     wait_until(lambda: "subscribed to" in ingest.log_text(), 30, "ingest subscription")
     assert "metrics at" not in ingest.log_text()
+
+
+def test_a_metrics_port_that_is_taken_stops_the_worker_with_the_setting_named(
+    database_url: str, mosquitto: MosquittoServer, tmp_path: Path
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        ingest = IngestProcess(
+            database_url, mosquitto.url, tmp_path / "ingest.log", ingest_metrics_port=taken
+        )
+        ingest.start()
+        assert ingest.process is not None
+        assert ingest.process.wait(60) == 2
+    log = ingest.log_text()
+    assert "SMARTPOLE_INGEST_METRICS_PORT" in log and "Traceback" not in log
