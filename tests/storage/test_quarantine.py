@@ -4,6 +4,7 @@ show, purge, retention, and the command line's hostile input."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -248,3 +249,29 @@ def test_retention_by_age_and_by_count(conn: psycopg.Connection[Any]) -> None:
     left = conn.execute("SELECT payload FROM quarantine ORDER BY id").fetchall()
     assert [bytes(p) for (p,) in left] == [b"bad 2", b"bad 3", b"bad 4"]
     assert quarantine.prune(conn, timedelta(days=30), 3) == 0
+
+
+def test_two_replays_at_once_store_each_reading_once(
+    conn: psycopg.Connection[Any], database_url: str
+) -> None:
+    ahead = NOW + timedelta(seconds=60)
+    for n in range(40):
+        payload = orjson.dumps(env(ahead + timedelta(seconds=n), n))
+        ingest(conn, TOPIC.format("H"), payload, OLD_RULES)
+    assert conn.execute("SELECT count(*) FROM quarantine").fetchone() == (40,)
+    reports: list[quarantine.ReplayReport] = []
+
+    def replay_once() -> None:
+        with psycopg.connect(database_url) as own:
+            reports.append(quarantine.replay(own, QuarantineFilter(), TODAY, chunk_rows=3))
+
+    threads = [threading.Thread(target=replay_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(reports) == 2
+    assert sum(r.resolved for r in reports) == 40  # every row handed to the writer once
+    assert sum(r.stored for r in reports) == 40 and sum(r.duplicates for r in reports) == 0
+    assert conn.execute("SELECT sum(readings) FROM env_hourly").fetchone() == (40,)
+    assert conn.execute("SELECT count(*) FROM quarantine").fetchone() == (0,)
