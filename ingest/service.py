@@ -65,8 +65,9 @@ class IngestService:
             inbox=self.inbox,
             reader=settings.ingest_mqtt_reader,
         )
+        self._in_flight = 0  # messages of the batch being written, not yet acknowledged
         self.metrics = IngestMetrics(
-            backlog=lambda: len(self.inbox),
+            backlog=lambda: len(self.inbox) + self._in_flight,
             broker_connections=lambda: self.source.connection,
             broker_connected=self.source.connected.is_set,
         )
@@ -167,6 +168,7 @@ class IngestService:
     ) -> bool:
         """Write one batch, retrying through database outages; ack after commit."""
         started = time.monotonic()
+        self._in_flight = len(batch)
         self.stats.messages_received += len(batch)
         self.metrics.received.inc(len(batch))
         decoded = decode_batch(batch, self.limits)
@@ -188,6 +190,7 @@ class IngestService:
                     try:
                         self._connect_database(give_up_after_s=5.0, honour_stop=False)
                     except psycopg.OperationalError:
+                        self._in_flight = 0  # left to the broker to redeliver
                         return False
                 else:
                     self._connect_database(give_up_after_s=None)
@@ -202,10 +205,21 @@ class IngestService:
                 break
         committed_at = time.time()
         self.source.ack(batch)
+        self._in_flight = 0
         self.stats.readings_stored += result.stored
         self.stats.duplicates += result.duplicates
         self.stats.quarantined += result.quarantined
         self.stats.record_batch(time.monotonic() - started)
+        self._count_committed(batch, result, kinds, committed_at)
+        return True
+
+    def _count_committed(
+        self,
+        batch: Sequence[InboundMessage],
+        result: WriteResult,
+        kinds: Counter[RejectionKind],
+        committed_at: float,
+    ) -> None:
         # The writer sets aside readings of retired poles as quarantine rows too.
         set_aside = result.quarantined - sum(kinds.values())
         if set_aside > 0:
@@ -218,7 +232,6 @@ class IngestService:
         metrics.lag_seconds.observe(max(committed_at - batch[0].received_at, 0.0))
         metrics.last_commit.set(committed_at)
         metrics.database_up.set(1)
-        return True
 
     def _write_one_by_one(
         self, writer: ReadingWriter, batch: Sequence[InboundMessage]

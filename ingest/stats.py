@@ -150,7 +150,7 @@ class IngestMetrics:
         )
         backlog_gauge = Gauge(
             "smartpole_ingest_backlog_messages",
-            "Messages received and not yet committed (held in memory)",
+            "Messages received and not yet committed: waiting, or in the batch being written",
             registry=registry,
         )
         backlog_gauge.set_function(lambda: float(backlog()))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -15,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support import samples
 from tests.support.ingest_process import IngestProcess
 from tests.support.mqtt import TestPublisher
+from tests.support.proxy import cuttable_proxy
 from tests.support.services import MosquittoServer, free_port, wait_until
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -125,3 +127,67 @@ def test_a_metrics_port_that_is_taken_stops_the_worker_with_the_setting_named(
         assert ingest.process.wait(60) == 2
     log = ingest.log_text()
     assert "SMARTPOLE_INGEST_METRICS_PORT" in log and "Traceback" not in log
+
+
+def test_outages_show_in_the_metrics(
+    database_url: str,
+    mosquitto: MosquittoServer,
+    publisher: TestPublisher,
+    db: Conn,
+    tmp_path: Path,
+) -> None:
+    """A database cut: database_up 0 and the backlog held while it lasts, one
+    database reconnect after; a broker cut: one broker reconnect."""
+    pg_port = urlsplit(database_url).port
+    assert pg_port is not None
+    port = free_port()
+    env = samples.topic("O-1", "env")
+    with cuttable_proxy(pg_port) as pg_proxy, cuttable_proxy(mosquitto.port) as mqtt_proxy:
+        ingest = IngestProcess(
+            database_url.replace(f":{pg_port}/", f":{pg_proxy.port}/"),
+            mosquitto.url_at(mqtt_proxy.port),
+            tmp_path / "ingest.log",
+            ingest_metrics_port=port,
+        )
+        ingest.start()
+        try:
+            wait_until(lambda: "subscribed to" in ingest.log_text(), 30, "ingest subscription")
+            publisher.publish_all([(env, samples.env(m)) for m in range(10)])
+            wait_until(lambda: count(db, "env_readings") == 10, 30, "first readings stored")
+
+            pg_proxy.cut()
+            publisher.publish_all([(env, samples.env(m)) for m in range(10, 20)])
+
+            def database_down() -> bool:
+                figures = scrape(port)
+                return (
+                    figures["smartpole_ingest_database_up"] == 0
+                    and figures["smartpole_ingest_backlog_messages"] > 0
+                )
+
+            wait_until(database_down, 30, "database_up 0 with messages held")
+            pg_proxy.restore()
+            wait_until(lambda: count(db, "env_readings") == 20, 60, "held readings stored")
+            figures = scrape(port)
+            assert figures["smartpole_ingest_database_up"] == 1
+            assert figures["smartpole_ingest_database_reconnects_total"] >= 1
+            assert figures["smartpole_ingest_broker_reconnects_total"] == 0
+
+            mqtt_proxy.cut()
+            mqtt_proxy.restore()
+            wait_until(
+                lambda: scrape(port)["smartpole_ingest_broker_reconnects_total"] >= 1,
+                60,
+                "a broker reconnect counted",
+            )
+            wait_until(
+                lambda: scrape(port)["smartpole_ingest_broker_connected"] == 1, 60, "reconnected"
+            )
+        finally:
+            ingest.stop()
+
+
+def count(db: Conn, table: str) -> int:
+    row = db.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 - a constant
+    assert row is not None
+    return int(row[0])
