@@ -125,7 +125,7 @@ class IngestService:
         )
         max_age_s = self.settings.ingest_batch_max_age_ms / 1000
         next_stats_at = time.monotonic() + self.settings.ingest_stats_interval_s
-        next_prune_at = time.monotonic() + CHANGE_FEED_PRUNE_EVERY_S
+        next_prune_at = time.monotonic()  # at once: a worker back from a long absence
         next_size_at = time.monotonic() + DATABASE_SIZE_EVERY_S
         try:
             while not self.stopping.is_set():

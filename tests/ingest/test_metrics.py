@@ -191,3 +191,30 @@ def count(db: Conn, table: str) -> int:
     row = db.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 - a constant
     assert row is not None
     return int(row[0])
+
+
+def test_ingest_applies_the_quarantine_retention(
+    database_url: str, mosquitto: MosquittoServer, db: Conn, tmp_path: Path
+) -> None:
+    for n in range(5):
+        db.execute(
+            "INSERT INTO quarantine (received_at, last_received_at, topic, reason, reason_kind,"
+            " payload, payload_sha256) VALUES (now() - %s * interval '1 day', now(), 't',"
+            " 'malformed JSON: x', 'malformed_json', %s, %s)",
+            (40 if n == 0 else 0, b"bad %d" % n, b"%d" % n),
+        )
+    ingest = IngestProcess(
+        database_url,
+        mosquitto.url,
+        tmp_path / "ingest.log",
+        quarantine_retention_days=30,
+        quarantine_max_rows=3,
+    )
+    ingest.start()
+    try:
+        wait_until(lambda: count(db, "quarantine") == 3, 30, "the quarantine pruned")
+        kept = [bytes(p) for (p,) in db.execute("SELECT payload FROM quarantine ORDER BY id")]
+        assert kept == [b"bad 2", b"bad 3", b"bad 4"]  # the 40-day-old one, then the oldest
+        assert "quarantine: 2 rows past retention deleted" in ingest.log_text()
+    finally:
+        ingest.stop()
