@@ -10,6 +10,10 @@
    spent on it, i.e. where a reading's cost goes on this machine.
 5. Baseline in the same run: COPY the same rows straight into an identical,
    empty table in batches of the same size (the raw PostgreSQL ceiling).
+6. Memory: each worker's peak resident set (VmHWM) over the drain, and,
+   as its baseline, the same worker's peak when idle (started, subscribed,
+   nothing queued). Bounded ingest shows the same peak whatever the backlog
+   (compare --readings 200000 with --readings 1000000).
 
 Prints one JSON line. A program, not a test: it never fails on a timing.
 
@@ -226,6 +230,9 @@ def main() -> None:
                 worker.start()
             for worker in workers:
                 wait_until(lambda w=worker: "subscribed to" in w.log_text(), 30, "subscription")  # type: ignore[misc]
+            time.sleep(2)  # idle, subscribed: the baseline of the memory figures
+            idle_peaks = [peak_rss_mib(w) for w in workers]
+            for worker in workers:
                 worker.stop()
 
             published_at = time.perf_counter()
@@ -270,6 +277,7 @@ def main() -> None:
                 name: process_tree_cpu_seconds(pids) - cpu_before.get(name, 0.0)
                 for name, pids in groups.items()
             }
+            peaks = [peak_rss_mib(w) for w in workers]
             for worker in workers:
                 worker.stop(signal.SIGINT)  # py-spy writes its profile on SIGINT
             stored = count_rows(url)
@@ -291,6 +299,10 @@ def main() -> None:
                     args.readings / (time_after(first_commit, started, drain_s))
                 ),
                 "copy_ceiling_rows_per_s": round(ceiling),
+                # VmHWM of each worker: over the drain, and idle (the baseline)
+                "peak_rss_mib_per_worker": peaks,
+                "idle_peak_rss_mib_per_worker": idle_peaks,
+                "peak_rss_ratio_to_idle": round(max(peaks) / max(idle_peaks), 2),
                 "ratio_to_copy_ceiling": round(drain_rate / ceiling, 3),
                 # CPU spent during the drain, per part, in µs per reading
                 "cpu_us_per_reading": {
@@ -299,6 +311,14 @@ def main() -> None:
             }
         ).decode()
     )
+
+
+def peak_rss_mib(worker: IngestProcess) -> float:
+    """The worker's high-water mark of resident memory so far (VmHWM)."""
+    assert worker.process is not None
+    status = Path(f"/proc/{worker.process.pid}/status").read_text()
+    kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    return round(kib / 1024, 1)
 
 
 def time_after(first_commit: list[float], started: float, drain_s: float) -> float:

@@ -98,6 +98,8 @@ class RunSummary:
     resends: int = 0
     undelivered_messages: int = 0
     undelivered: Counter[str] = field(default_factory=Counter)
+    # The natural keys of undelivered readings that were new: not in the platform.
+    undelivered_keys: list[StoredKey] = field(default_factory=list)
     _streams: dict[tuple[str, Family, int | None], _Stream] = field(default_factory=dict)
     _quarantined: set[QuarantineKey] = field(default_factory=set)
 
@@ -142,14 +144,16 @@ class RunSummary:
         for item in outgoing.items:
             if item.valid:
                 self.undelivered[item.family.value] += 1
-        for family, (pole_id, fam, connector_id, observed_at) in counted.stored:
+        for family, key in counted.stored:
+            pole_id, fam, connector_id, observed_at = key
+            self.undelivered_keys.append(key)
             self.readings_stored[family] -= 1
             stream = self._streams.get((pole_id, fam, connector_id))
             if stream is not None:
                 stream.forget(observed_at)
-        for key in counted.quarantined:
+        for rejected in counted.quarantined:
             self.quarantine_rows -= 1
-            self._quarantined.discard(key)
+            self._quarantined.discard(rejected)
 
     def _count_message(self, outgoing: Outgoing) -> None:
         if outgoing.impersonates is not None:  # not for the platform: the broker refuses it

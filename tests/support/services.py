@@ -80,6 +80,7 @@ def _as_unprivileged(cmd: list[str]) -> list[str]:
 class PostgresServer:
     port: int
     datadir: Path
+    options: str = ""  # what pg_ctl started it with (-o)
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
@@ -128,7 +129,7 @@ def running_postgres(
         capture_output=True,
     )  # fmt: skip
     try:
-        yield PostgresServer(port, datadir)
+        yield PostgresServer(port, datadir, options)
     finally:
         subprocess.run(
             _as_unprivileged(
@@ -137,6 +138,26 @@ def running_postgres(
             check=False,
             capture_output=True,
         )
+
+
+def restart_postgres(server: PostgresServer, down_s: float = 0.0) -> None:
+    """Stop the cluster as a crash would (immediate: no checkpoint, every
+    connection cut) and start it again with the same options and port."""
+    bindir = postgres_bindir()
+    subprocess.run(
+        _as_unprivileged([str(bindir / "pg_ctl"), "-D", str(server.datadir), "-m", "immediate",
+                          "-w", "stop"]),
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    time.sleep(down_s)
+    subprocess.run(
+        _as_unprivileged([str(bindir / "pg_ctl"), "-D", str(server.datadir), "-l",
+                          str(server.datadir.parent / "postgres.log"), "-w", "-t", "60", "start",
+                          "-o", server.options]),
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
 
 
 def create_database(server: PostgresServer, name: str, template: str | None = None) -> str:
