@@ -3,6 +3,17 @@
 The network thread only appends; the writer takes a batch when it is full or
 when its oldest message has waited long enough. Nothing here is acknowledged:
 that happens after the batch commits.
+
+What it holds is bounded by the broker: at most the worker's MQTT Receive
+Maximum of unacknowledged QoS 1 messages per connection, and at most two
+connections' worth. On a reconnect whose session the broker kept, QoS 1
+messages of connections before the previous one are dropped
+(`drop_redelivered`): they can no longer be acknowledged and the broker sends
+them again, so keeping them would let a worker that reconnects again and
+again while its database is away hold one more copy of its whole window each
+time. The previous connection's are kept: should the broker have lost them
+(a crash restores its last save, which may predate them), the inbox holds
+the only copy, and writing them twice costs a counted duplicate at most.
 """
 
 from __future__ import annotations
@@ -36,6 +47,18 @@ class Inbox:
         with self._arrived:
             self._items.extend(messages)
             self._arrived.notify()
+
+    def drop_redelivered(self, current_connection: int) -> int:
+        """Drop the QoS 1 messages of connections before the one before
+        `current_connection` (the broker redelivers them: call only when it
+        kept the session); returns how many."""
+        with self._arrived:
+            kept = deque(
+                m for m in self._items if m.qos != 1 or m.connection >= current_connection - 1
+            )
+            dropped = len(self._items) - len(kept)
+            self._items = kept
+            return dropped
 
     def __len__(self) -> int:
         return len(self._items)

@@ -134,6 +134,13 @@ class MqttSource:
             log.error("broker refused the connection: %s", reason_code)
             return
         self.connection += 1
+        if flags.session_present:
+            # The broker kept the session and resends every unacknowledged
+            # message on this connection: older copies waiting in the inbox
+            # (never to be acknowledged) go, see Inbox.drop_redelivered.
+            dropped = self.inbox.drop_redelivered(self.connection)
+            if dropped:
+                log.info("dropped %d messages the broker redelivers on this connection", dropped)
         if self.bulk:
             # Safe here: paho has consumed exactly the CONNACK, nothing is buffered yet.
             raw_socket = client._sock
