@@ -219,6 +219,12 @@ def main() -> None:
         "--speed", type=float, default=120.0, help="simulated seconds per second of the load"
     )
     parser.add_argument("--workers", type=int, default=2, help="ingest workers (at least 2)")
+    parser.add_argument(
+        "--synchronous-commit",
+        choices=("on", "off"),
+        default="on",
+        help="PostgreSQL's synchronous_commit; off shows what an immediate stop then loses",
+    )
     args = parser.parse_args()
     if args.workers < 2:
         parser.error("--workers: at least 2 (two of them are killed)")
@@ -231,7 +237,9 @@ def main() -> None:
         with (
             # synchronous_commit on, as in production: the harness's default
             # (off) lets an immediate stop lose commits already acknowledged.
-            running_postgres(work / "pg", extra_options="-c synchronous_commit=on") as pg,
+            running_postgres(
+                work / "pg", extra_options=f"-c synchronous_commit={args.synchronous_commit}"
+            ) as pg,
             running_mosquitto(work / "mqtt") as broker,
             cuttable_proxy(broker.port) as network,
         ):
@@ -258,8 +266,9 @@ def main() -> None:
                 for worker in workers:
                     if worker.running:
                         worker.stop()
-    print(orjson.dumps({"benchmark": "chaos", "poles": args.poles, "seconds": args.seconds,
-                        **result}).decode())  # fmt: skip
+    header = {"benchmark": "chaos", "poles": args.poles, "seconds": args.seconds,
+              "synchronous_commit": args.synchronous_commit}  # fmt: skip
+    print(orjson.dumps({**header, **result}).decode())
 
 
 def run_load(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -222,7 +223,7 @@ def main() -> None:
                     url, broker.url, work / f"ingest-{n}.log",
                     mqtt_client_id=f"bench-ingest-{n}",
                     ingest_batch_size=args.batch_size, ingest_batch_max_age_ms=200,
-                    ingest_stats_interval_s=5,
+                    ingest_stats_interval_s=1,
                 )
                 for n in range(args.workers)
             ]  # fmt: skip
@@ -278,6 +279,8 @@ def main() -> None:
                 for name, pids in groups.items()
             }
             peaks = [peak_rss_mib(w) for w in workers]
+            inbox_peaks = [largest_inbox(w) for w in workers]
+            connects = [w.log_text().count("connected to") for w in workers]
             for worker in workers:
                 worker.stop(signal.SIGINT)  # py-spy writes its profile on SIGINT
             stored = count_rows(url)
@@ -303,6 +306,9 @@ def main() -> None:
                 "peak_rss_mib_per_worker": peaks,
                 "idle_peak_rss_mib_per_worker": idle_peaks,
                 "peak_rss_ratio_to_idle": round(max(peaks) / max(idle_peaks), 2),
+                # the most messages a worker held in memory (its logged counters)
+                "largest_inbox_per_worker": inbox_peaks,
+                "broker_connects_per_worker": connects,
                 "ratio_to_copy_ceiling": round(drain_rate / ceiling, 3),
                 # CPU spent during the drain, per part, in µs per reading
                 "cpu_us_per_reading": {
@@ -319,6 +325,11 @@ def peak_rss_mib(worker: IngestProcess) -> float:
     status = Path(f"/proc/{worker.process.pid}/status").read_text()
     kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
     return round(kib / 1024, 1)
+
+
+def largest_inbox(worker: IngestProcess) -> int:
+    sizes = [int(m) for m in re.findall(r" inbox=(\d+)", worker.log_text())]
+    return max(sizes, default=0)
 
 
 def time_after(first_commit: list[float], started: float, drain_s: float) -> float:
