@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import Counter
 
 import pytest
@@ -69,3 +70,44 @@ def test_reconnects_while_nothing_commits_do_not_pile_up_redeliveries(
             source.close()
     held = Counter(m.connection for m in inbox.take_batch(100_000, 0, 0))
     assert held == {4: MESSAGES, 5: MESSAGES}
+
+
+@pytest.mark.parametrize("reader", ["bulk", "paho"])
+def test_a_full_inbox_stops_reading_and_the_broker_keeps_the_rest(
+    mosquitto: MosquittoServer,
+    publisher: TestPublisher,
+    reader: MqttReader,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A broker may send more than the Receive Maximum allows (Mosquitto
+    2.0.11 does with a queued backlog; here the inbox's own limit is set far
+    below it to stand in for that): once the inbox is full the worker stops
+    reading, so it holds at most the limit plus one socket read, and gets
+    the rest as the writer makes room."""
+    caplog.set_level(logging.INFO, logger="ingest.mqtt_source")
+    limit, sent = 100, 5000
+    inbox = Inbox(limit=limit)
+    source = MqttSource(
+        mosquitto.endpoint(),
+        client_id=f"full-{reader}-{os.getpid()}",
+        share_group="ingest",
+        session_expiry_s=300,
+        inbox=inbox,
+        reader=reader,
+    )
+    source.start()
+    try:
+        wait_until(lambda: "subscribed to" in caplog.text, 10, "subscribed")
+        publisher.publish_all((samples.topic("F-1", "env"), samples.env(m)) for m in range(sent))
+        wait_until(lambda: len(inbox) >= limit, 10, "the inbox full")
+        time.sleep(2)  # a reader that ignored the limit would take everything meanwhile
+        held = len(inbox)
+        # One socket read (256 KiB) at most beyond the limit with the bulk reader.
+        assert limit <= held <= limit + 256 * 1024 // 150, held
+        received = 0
+        deadline = time.monotonic() + 60
+        while received < sent and time.monotonic() < deadline:
+            received += len(inbox.take_batch(50, 0, wait_s=0.5))
+        assert received == sent
+    finally:
+        source.close()
