@@ -65,10 +65,13 @@ class _ReadsWhenThereIsRoom(mqtt.Client):
     inbox: Inbox | None = None
     accepting_publishes = False
 
+    def reading_paused(self) -> bool:
+        return self.accepting_publishes and self.inbox is not None and self.inbox.is_full()
+
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        inbox = self.inbox
-        if self.accepting_publishes and inbox is not None and inbox.is_full():
-            inbox.wait_for_room(ROOM_WAIT_S)
+        if self.reading_paused():
+            assert self.inbox is not None
+            self.inbox.wait_for_room(ROOM_WAIT_S)
             return MQTTErrorCode.MQTT_ERR_SUCCESS
         return super().loop_read(max_packets)
 
