@@ -338,12 +338,15 @@ class SimulatorSettings(MqttSettings, LocalTimeSettings, DecodeLimitSettings):
     simulator_resend_backoff_s: float = Field(
         default=0.5,
         ge=0,
+        allow_inf_nan=False,
         description="Wait before the first resend of a reading answered with 0x10; doubles "
         "with every further attempt, up to SMARTPOLE_SIMULATOR_RESEND_BACKOFF_MAX_S.",
     )
     simulator_resend_backoff_max_s: float = Field(
         default=15.0,
         ge=0,
+        le=3600,
+        allow_inf_nan=False,
         description="Longest wait between two sends of a reading answered with 0x10 (the "
         "defaults keep a reading for about 90 s: longer than ingest's reconnect backoff).",
     )

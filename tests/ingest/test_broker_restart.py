@@ -58,7 +58,7 @@ def test_every_reading_the_simulator_delivered_survives_a_broker_restart(
                  "--summary-json", str(summary_file), "--quiet"],
                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )  # fmt: skip
-            wait_until(lambda: table_counts(db, ["env_readings"])["env_readings"] > 100, 30,
+            wait_until(lambda: table_counts(db, ["env_readings"])["env_readings"] > 100, 60,
                        "readings flowing", interval=0.2)  # fmt: skip
             proxy.cut()  # ingest stays away until INGEST_LATE_S after the broker is back
             mosquitto.restart()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from brokerauth import commissioning
@@ -258,3 +259,14 @@ def test_a_reading_answered_0x10_is_stored_once_a_subscriber_is_back(
         "every reading at the late subscriber",
     )
     recorder[0].close()
+
+
+def test_the_resend_policy_is_bounded_and_refuses_nonsense() -> None:
+    policy = ResendPolicy(attempts=10, first_backoff_s=0.5, max_backoff_s=15)
+    assert [policy.backoff_s(n) for n in (1, 2, 3, 6, 9)] == [0.5, 1.0, 2.0, 15, 15]
+    assert policy.budget_s() == 0.5 + 1 + 2 + 4 + 8 + 15 * 4
+    assert ResendPolicy(attempts=1).budget_s() == 0  # never resends
+    assert ResendPolicy(attempts=100).budget_s() < float("inf")
+    for bad in ({"attempts": 0}, {"first_backoff_s": -1}, {"max_backoff_s": -1}):
+        with pytest.raises(ValueError, match="resend"):
+            ResendPolicy(**bad)  # type: ignore[arg-type]
