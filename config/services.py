@@ -367,6 +367,30 @@ class SimulatorSettings(MqttSettings, LocalTimeSettings, DecodeLimitSettings):
         "identity of SMARTPOLE_MQTT_URL, which the shipped broker roles do not allow to "
         "publish for poles.",
     )
+    simulator_resend_attempts: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description='Sends in all of a reading the broker answers with PUBACK 0x10 ("no '
+        'matching subscribers": taken and discarded, e.g. while ingest re-subscribes after a '
+        "broker restart). The pole contract counts 0x10 as not stored; after the last "
+        "attempt the reading is reported as undelivered. 1: never resend.",
+    )
+    simulator_resend_backoff_s: float = Field(
+        default=0.5,
+        ge=0,
+        allow_inf_nan=False,
+        description="Wait before the first resend of a reading answered with 0x10; doubles "
+        "with every further attempt, up to SMARTPOLE_SIMULATOR_RESEND_BACKOFF_MAX_S.",
+    )
+    simulator_resend_backoff_max_s: float = Field(
+        default=15.0,
+        ge=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Longest wait between two sends of a reading answered with 0x10 (the "
+        "defaults keep a reading for about 90 s: longer than ingest's reconnect backoff).",
+    )
 
 
 class BrokerAdminSettings(DatabaseSettings, MqttSettings):
