@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import queue
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from models.readings import MODEL_FOR_FAMILY
 from models.topics import Family, PoleTopic
 from storage.writer import ReadingWriter, ReceivedReading
 from tests.api.conftest import Put, RunningApi, problem, register_pole, run_api
+from tests.api.test_event_loop import wait_for
 
 GUARD_S = 30.0  # how long a test waits for something that must come (never a measure)
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
@@ -399,3 +401,77 @@ def test_hostile_parameters_are_refused_as_problems(
 
 def test_an_overlong_last_event_id_is_refused(client: httpx.Client) -> None:
     problem(client.get("/v1/stream", headers={"Last-Event-ID": "1." + "9" * 200}), 422)
+
+
+def metric(http: httpx.Client, name: str) -> float:
+    text = http.get("/metrics", timeout=5).text
+    line = next(line for line in text.splitlines() if line.startswith(name + " "))
+    return float(line.split()[1])
+
+
+def test_a_slow_client_is_dropped_and_the_others_get_everything(
+    stream_settings: ApiSettings, put: Put
+) -> None:
+    settings = stream_settings.model_copy(update={"api_stream_client_buffer": 100})
+    # More than the kernel holds for a client that reads nothing (the server's
+    # send buffer grows to net.ipv4.tcp_wmem's 4 MiB): 30,000 events of ~240 bytes.
+    batches, per_batch = 60, 500
+    with run_api(settings) as running, httpx.Client(base_url=running.url) as http:
+        fast = open_stream(running)
+        # The slow client asks for the stream and then reads nothing: its socket
+        # (a small receive buffer), the server's socket and the stream's buffer
+        # fill up.
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before the handshake
+        slow.connect(("127.0.0.1", running.port))
+        slow.sendall(b"GET /v1/stream HTTP/1.1\r\nHost: test\r\n\r\n")
+        wait_for(lambda: metric(http, "smartpole_api_streams") == 2, "both streams open")
+        for b in range(batches):
+            put("P1", Family.ENV, [env(b * per_batch + m, float(m)) for m in range(per_batch)])
+        events = fast.take(batches * per_batch + 1)  # and P1's first status
+        wait_for(lambda: metric(http, "smartpole_api_stream_dropped_total") == 1, "a drop")
+        assert metric(http, "smartpole_api_streams") == 2  # told, not yet gone
+        # The slow client reads at last: what it had, then the reason, then the end.
+        seen = b""
+        slow.settimeout(GUARD_S)
+        while not seen.endswith(b"\r\n0\r\n\r\n"):
+            part = slow.recv(65536)
+            assert part, "closed before the end of the stream"
+            seen += part
+        slow.close()
+        fast.close()
+    # The fast client got every reading, in order, and was never dropped.
+    data = readings(events)
+    assert len(data) == batches * per_batch
+    assert [d["observed_at"] for d in data] == sorted(d["observed_at"] for d in data)
+    assert not any(e.event == "dropped" for e in events)
+    head, _, tail = seen.partition(b"event: dropped\ndata: ")
+    assert tail and b"fell more than 100 events behind" in tail and b"event:" not in tail
+    assert 0 < head.count(b"event: reading") < batches * per_batch
+
+
+def test_the_number_of_streams_is_limited(stream_settings: ApiSettings) -> None:
+    settings = stream_settings.model_copy(update={"api_stream_max_clients": 2})
+    with run_api(settings) as running, httpx.Client(base_url=running.url) as http:
+        first, second = open_stream(running), open_stream(running)
+        refused = http.get("/v1/stream")
+        doc = problem(refused, 503)
+        assert "2 live streams" in doc["detail"]
+        assert int(refused.headers["retry-after"]) >= 1
+        assert metric(http, "smartpole_api_stream_refused_total") == 1
+        first.close()
+        wait_for(lambda: metric(http, "smartpole_api_streams") == 1, "the closed stream gone")
+        third = open_stream(running)
+        assert metric(http, "smartpole_api_streams") == 2
+        for client in (second, third):
+            client.close()
+
+
+def test_open_streams_end_when_the_server_shuts_down(stream_settings: ApiSettings) -> None:
+    running = run_api(stream_settings).__enter__()
+    client = open_stream(running)
+    running.__exit__(None, None, None)
+    assert not running.thread.is_alive(), "an open stream held the shutdown up"
+    while (event := client.next(skip_heartbeats=False)) is not None:
+        assert event.event in (None, "comment")
+    client.close()
