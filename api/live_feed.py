@@ -408,6 +408,10 @@ class LiveFeed:
                     log.warning("live feed: cannot read the change feed (%s); retrying", exc)
                     self._last_error = str(exc)
                 more = False
+            except Exception:
+                # A bug must not end the live streams for the process's lifetime.
+                log.exception("live feed: reading the change feed failed; retrying")
+                more = False
             if more:
                 await asyncio.sleep(0)  # let the streams write what they got
             else:

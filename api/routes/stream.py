@@ -184,11 +184,16 @@ class EventStream(Response):
                             return
 
                 tasks.start_soon(until_disconnect)
-                await self._pump(send)
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                try:
+                    await self._pump(send)
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                except TimeoutError:
+                    # (Caught in here: out of the task group it would be a group.)
+                    log.info(
+                        "live stream: the client accepted nothing for %.0f s; closed",
+                        SEND_TIMEOUT_S,
+                    )
                 tasks.cancel_scope.cancel()
-        except TimeoutError:
-            log.info("live stream: the client accepted nothing for %.0f s; closed", SEND_TIMEOUT_S)
         finally:
             self.feed.unsubscribe(self.subscriber)
 

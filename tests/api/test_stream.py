@@ -8,6 +8,7 @@ arrived" is only ever asserted after something that must come later did."""
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import socket
 import threading
@@ -21,6 +22,7 @@ import psycopg
 import pytest
 
 from api.live_feed import Cursor
+from api.routes import stream as stream_route
 from config.services import ApiSettings
 from models.readings import MODEL_FOR_FAMILY
 from models.topics import Family, PoleTopic
@@ -475,3 +477,29 @@ def test_open_streams_end_when_the_server_shuts_down(stream_settings: ApiSetting
     while (event := client.next(skip_heartbeats=False)) is not None:
         assert event.event in (None, "comment")
     client.close()
+
+
+def test_a_client_that_accepts_nothing_is_disconnected(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    stream_settings: ApiSettings,
+    put: Put,
+) -> None:
+    monkeypatch.setattr(stream_route, "SEND_TIMEOUT_S", 1.0)
+    caplog.set_level(logging.INFO, logger="api.routes.stream")
+    # A buffer that holds everything: the client is not dropped, it stalls the
+    # stream's writes until they time out.
+    settings = stream_settings.model_copy(update={"api_stream_client_buffer": 100_000})
+    with run_api(settings) as running, httpx.Client(base_url=running.url) as http:
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", running.port))
+        stalled.sendall(b"GET /v1/stream HTTP/1.1\r\nHost: test\r\n\r\n")
+        wait_for(lambda: metric(http, "smartpole_api_streams") == 1, "the stream open")
+        for b in range(60):
+            put("P1", Family.ENV, [env(b * 500 + m) for m in range(500)])
+        wait_for(lambda: metric(http, "smartpole_api_streams") == 0, "the stream closed", 60)
+        assert metric(http, "smartpole_api_stream_dropped_total") == 0
+        stalled.close()
+    assert "accepted nothing" in caplog.text
+    assert "Exception in ASGI application" not in caplog.text
