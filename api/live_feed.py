@@ -183,6 +183,14 @@ class Interest:
     families: frozenset[Family] | None  # None: all
     pole_ids: frozenset[str] | None  # None: all
 
+    def covers(self, stream_filter: StreamFilter) -> bool:
+        """Whether every event the filter lets through is fetched under this interest."""
+        wanted = stream_filter.families
+        if self.families is not None and (wanted is None or not wanted <= self.families):
+            return False
+        poles = stream_filter.pole_ids
+        return self.pole_ids is None or (poles is not None and poles <= self.pole_ids)
+
     def wants(self, change: Change) -> bool:
         family = change.family
         if family is not None and self.families is not None and family not in self.families:
@@ -337,6 +345,8 @@ class LiveFeed:
         self.resets = 0
         self.events_offered = 0
         self._task: asyncio.Task[None] | None = None
+        # What the poller's read under way fetches (None: no read under way).
+        self._reading: Interest | None = None
         self._last_error: str | None = None
 
     # -- the streams ---------------------------------------------------------
@@ -359,6 +369,11 @@ class LiveFeed:
         if after is not None and (self.head is None or after < self.head):
             # Behind the poller, or the poller has not read the feed yet (its first
             # read moves to now and would skip what follows `after`).
+            return False
+        reading = self._reading
+        if after is not None and reading is not None and not reading.covers(subscriber.filter):
+            # The read under way skips changes no stream wanted when it began: it
+            # would move the head past events this stream wants.
             return False
         subscriber.after = after
         subscriber.dispatched_through = after if after is not None else self.head
@@ -446,8 +461,12 @@ class LiveFeed:
             with pool.connection() as conn:
                 return read_events(conn, head, interest, limit=self.step)
 
-        async with connection_slot(self.state):
-            result = await run_in_threadpool(read)
+        self._reading = interest
+        try:
+            async with connection_slot(self.state):
+                result = await run_in_threadpool(read)
+        finally:
+            self._reading = None
         self.dispatch(result.events, result.through)
         return result.more
 

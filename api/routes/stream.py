@@ -249,7 +249,6 @@ class EventStream(Response):
         while not self.ended.is_set():
             chunk = await feed.read_backlog(cursor, subscriber.filter, check_kept=first)
             if chunk is None:
-                feed.resets += 1
                 feed.go_live(subscriber, None)
                 await self._send_reset(
                     send,
@@ -266,11 +265,14 @@ class EventStream(Response):
                 continue
             if feed.go_live(subscriber, cursor):
                 return True
-            if feed.head is None:
-                await asyncio.sleep(feed.poll_interval_s)
+            # The poller is ahead (read on at once), has not read yet, or is reading
+            # what this stream cannot join in the middle of (wait for it).
+            if feed.head is None or cursor >= feed.head:
+                await asyncio.sleep(min(0.05, feed.poll_interval_s))
         return False
 
     async def _send_reset(self, send: Send, reason: str) -> None:
+        self.feed.resets += 1
         through = self.subscriber.dispatched_through
         await self._write(
             send,

@@ -21,11 +21,14 @@ import httpx
 import psycopg
 import pytest
 
-from api.live_feed import Cursor
+from api.deps import ApiState
+from api.live_feed import Cursor, Interest, LiveFeed, StreamFilter
 from api.routes import stream as stream_route
+from api.schemas import License
 from config.services import ApiSettings
 from models.readings import MODEL_FOR_FAMILY
 from models.topics import Family, PoleTopic
+from storage.change_feed import FeedPosition
 from storage.writer import ReadingWriter, ReceivedReading
 from tests.api.conftest import Put, RunningApi, problem, register_pole, run_api
 from tests.api.test_event_loop import wait_for
@@ -503,3 +506,22 @@ def test_a_client_that_accepts_nothing_is_disconnected(
         stalled.close()
     assert "accepted nothing" in caplog.text
     assert "Exception in ASGI application" not in caplog.text
+
+
+def test_a_resuming_stream_does_not_join_a_read_that_skips_what_it_wants() -> None:
+    """The poller fetches only what its live streams want; a stream joining while
+    such a read is under way would have the head moved past its events."""
+    state = ApiState(settings=ApiSettings(), license=License(id="x", url="https://x.invalid"))
+    feed = LiveFeed(state)
+    feed.head = at = Cursor(FeedPosition(10, 0))
+    env_only = feed.subscribe(StreamFilter(families=frozenset({Family.ENV})))
+    light = feed.subscribe(StreamFilter(families=frozenset({Family.LIGHT})))
+    everything = feed.subscribe(StreamFilter())
+    assert env_only and light and everything
+    feed._reading = Interest.of([env_only.filter])
+    assert not feed.go_live(light, at)
+    assert not feed.go_live(everything, at)
+    assert feed.go_live(env_only, at)
+    feed._reading = None
+    assert feed.go_live(light, at)
+    assert not feed.go_live(everything, Cursor(FeedPosition(9, 5), 3))  # behind the head
