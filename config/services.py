@@ -282,6 +282,42 @@ class ApiSettings(DatabaseSettings, LocalTimeSettings, CityAreaSettings, DecodeL
         description="Largest request body POST /v1/admin/poles:import accepts (413 beyond); "
         "larger inventories go through `smartpole poles import`, which streams any size.",
     )
+    api_stream_max_clients: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="Live streams (GET /v1/stream) one API process serves at once; beyond "
+        "it 503 with Retry-After. Each costs a socket and a buffer, never a database "
+        "connection (one poller per process reads the change feed for all of them).",
+    )
+    api_stream_client_buffer: int = Field(
+        default=10_000,
+        ge=10,
+        le=1_000_000,
+        description="Events buffered per live stream; a client further behind than this "
+        "is dropped (`event: dropped`) so it never slows ingest or the other clients.",
+    )
+    api_stream_poll_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often each API process reads the change feed for its live streams "
+        "(the delay between a batch's commit and its events).",
+    )
+    api_stream_heartbeat_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="A live stream with nothing to send writes a `: keepalive` comment this "
+        "often, so proxies keep the connection open.",
+    )
+    api_stream_retry_ms: int = Field(
+        default=3000,
+        ge=100,
+        le=600_000,
+        description="The `retry:` hint of live streams: how long a client waits before it "
+        "reconnects (with Last-Event-ID) after losing the connection.",
+    )
     data_license: str = Field(
         default="DL-DE-BY-2.0",
         description="License id of the open data, stated in every API response and the docs.",
