@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.responses import Response
 
-from api import http_limits, problems
+from api import http_limits, problems, sta
 from api.deps import ApiState
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.params import TimeZones
@@ -67,7 +67,7 @@ def _configure_connection(conn: psycopg.Connection[Any]) -> None:
 
 ROUTERS = (
     poles, latest, series, aggregates, ev, wifi, air_quality, air_quality_statistics,
-    pole_health, admin, ops,
+    pole_health, admin, ops, sta,
 )  # fmt: skip
 
 

@@ -1,0 +1,89 @@
+"""Fixtures of the SensorThings tests: the API of tests/api (a real uvicorn in
+front of a fresh migrated PostgreSQL), and a small fleet written through the
+real ingest writer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from models.topics import Family
+from tests.api.conftest import Put, api_settings, client, put, register_pole
+
+__all__ = ["api_settings", "client", "put"]
+
+START = datetime(2026, 6, 1, tzinfo=UTC)
+HOURS = 6
+
+
+@dataclass
+class Fleet:
+    poles: dict[str, tuple[float, float]]  # pole -> (lon, lat)
+    env_readings: int  # per pole
+    start: datetime
+
+
+def env_payloads(
+    start: datetime, count: int, step: timedelta, **fixed: float
+) -> list[dict[str, Any]]:
+    out = []
+    for i in range(count):
+        payload: dict[str, Any] = {
+            "dateObserved": (start + i * step).isoformat(),
+            "pm10": 10.0 + i % 7,
+            "pm25": 5.0 + i % 5,
+            "no2": 20.0 + i % 11,
+            "temperature": 15.0 + (i % 10) / 10,
+        }
+        payload.update(fixed)
+        out.append(payload)
+    return out
+
+
+@pytest.fixture
+def fleet(db: psycopg.Connection[Any], put: Put) -> Fleet:
+    poles = {
+        "P1": (13.40, 52.52),
+        "P2": (13.41, 52.53),
+        "P3": (9.99, 53.55),
+    }
+    districts = {"P1": "Mitte", "P2": "Mitte", "P3": "Altona"}
+    for pole, (lon, lat) in poles.items():
+        register_pole(db, pole, district=districts[pole], lat=lat, lon=lon,
+                      capabilities=("env", "light", "ev"))  # fmt: skip
+    per_pole = HOURS * 6  # every 10 minutes
+    for pole in poles:
+        put(pole, Family.ENV, env_payloads(START, per_pole, timedelta(minutes=10)))
+    put("P1", Family.LIGHT, [
+        {"dateObserved": (START + timedelta(hours=h)).isoformat(), "powerState": "on",
+         "activePower": 40.0 + h, "illuminanceLevel": 1.0}
+        for h in range(HOURS)
+    ])  # fmt: skip
+    for connector in (1, 2):
+        put("P2", Family.EV, [
+            {"dateObserved": (START + timedelta(hours=h)).isoformat(), "status": "Charging",
+             "chargingPower": 11.0 * connector, "totalActiveEnergyImport": 100.0 + h}
+            for h in range(HOURS)
+        ], connector=connector)  # fmt: skip
+    return Fleet(poles, per_pole, START)
+
+
+def get(client: httpx.Client, path: str, **params: Any) -> dict[str, Any]:
+    response = client.get(f"/sta/v1.1/{path}", params=params)
+    assert response.status_code == 200, response.text
+    doc: dict[str, Any] = response.json()
+    return doc
+
+
+def error(client: httpx.Client, path: str, status: int, **params: Any) -> str:
+    response = client.get(f"/sta/v1.1/{path}", params=params)
+    assert response.status_code == status, response.text
+    doc = response.json()
+    assert doc["code"] == status and doc["message"], doc
+    message: str = doc["message"]
+    return message
