@@ -99,9 +99,10 @@ def properties_of(  # noqa: PLR0911 - one shape per entity set
         d = OBSERVED_PROPERTIES.get(row.get("slot") or 0)
         if d is not None and d.observation_type == OM_COUNT and result is not None:
             result = int(result)
+        end = row.get("phenomenon_end")
         out = {
-            "phenomenonTime": interval(row["phenomenon_time"])
-            if isinstance(row["phenomenon_time"], Range)
+            "phenomenonTime": interval((row["phenomenon_time"], end))
+            if end is not None
             else iso(row["phenomenon_time"]),
             "resultTime": (
                 iso(row["result_time"]) if isinstance(row["result_time"], datetime) else None

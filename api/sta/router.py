@@ -238,7 +238,9 @@ class Reader:
             req = q.ListRequest(
                 SETS["Datastreams"], QueryOptions(), 10_000, scope=q.Scope("thing_id", parent["id"])
             )
-            return None, q.list_page(self.conn, req).rows
+            rows = q.list_page(self.conn, req).rows
+            # Aggregates summarise these Observations; they are read through their Datastreams.
+            return None, [r for r in rows if r["kind"] == 0]
         return q.Scope(nav.remote, parent[nav.local]), None
 
     def belongs(

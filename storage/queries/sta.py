@@ -26,7 +26,13 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from models.catalogue.families import FAMILIES
-from models.sensorthings.ids import METRIC_STRIDE, split_datastream_id, split_observation_id
+from models.sensorthings.ids import (
+    METRIC_STRIDE,
+    StreamKind,
+    split_aggregate_observation_id,
+    split_datastream_id,
+    split_observation_id,
+)
 from models.sensorthings.mapping import FAMILY_PROPERTIES, OBSERVED_PROPERTIES
 from models.sensorthings.odata import (
     Expand,
@@ -42,6 +48,7 @@ from storage.queries.sta_entities import (
     SETS,
     EntitySet,
     StreamScope,
+    aggregate_branch,
     observation_branch,
     source,
 )
@@ -253,14 +260,23 @@ def stream_scope(ds: dict[str, Any], params: Params) -> StreamScope:
     )
 
 
-def _observation_sources(req: ListRequest, params: Params) -> list[sql.Composable]:
+def branch_of(ds: dict[str, Any], scope: StreamScope) -> sql.Composed:
+    """The Observations source of one Datastream row (raw readings or a rollup)."""
+    d = OBSERVED_PROPERTIES[ds["observed_property_id"]]
+    kind = StreamKind(ds["kind"])
+    if kind is StreamKind.RAW:
+        return observation_branch(d, scope)
+    return aggregate_branch(d, kind, scope)
+
+
+def _observation_sources(req: ListRequest, params: Params) -> list[tuple[sql.Composable, bool]]:
+    """(source, whether its ids are reading ids) per branch."""
     if req.streams is None:
-        return [observation_branch(d, None) for d in OBSERVED_PROPERTIES.values()]
-    out: list[sql.Composable] = []
-    for ds in req.streams:
-        d = OBSERVED_PROPERTIES[ds["observed_property_id"]]
-        out.append(observation_branch(d, stream_scope(ds, params)))
-    return out
+        return [(observation_branch(d, None), True) for d in OBSERVED_PROPERTIES.values()]
+    return [
+        (branch_of(ds, stream_scope(ds, params)), ds["kind"] == StreamKind.RAW)
+        for ds in req.streams
+    ]
 
 
 # -- lists -----------------------------------------------------------------------------
@@ -276,10 +292,10 @@ def list_page(conn: psycopg.Connection[Any], req: ListRequest) -> Page:
     offset = 0 if req.after is not None else req.skip
     if req.entity.name == "Observations":
         branches = []
-        for src in _observation_sources(req, params):
+        for src, raw in _observation_sources(req, params):
             conds = _conditions(req, params, compiler)
             if req.after is not None:
-                conds.append(_keyset_condition(order, req.after, params, True))
+                conds.append(_keyset_condition(order, req.after, params, raw))
             branches.append(
                 sql.SQL(
                     "(SELECT e.*, {keys} FROM ({src}) e{where} ORDER BY {order} LIMIT {n})"
@@ -342,7 +358,7 @@ def count(conn: psycopg.Connection[Any], req: ListRequest) -> CountResult:
             sql.SQL("SELECT count(*) AS n FROM ({src}) e{where}").format(
                 src=src, where=_where(_conditions(req, params, compiler))
             )
-            for src in _observation_sources(req, params)
+            for src, _ in _observation_sources(req, params)
         ]
         if not parts:
             return CountResult(0, True)
@@ -396,6 +412,13 @@ def _observation_count_from_rollups(
     else:
         for ds in streams:
             d = OBSERVED_PROPERTIES[ds["observed_property_id"]]
+            if ds["kind"] != StreamKind.RAW:
+                parts.append(
+                    sql.SQL("SELECT count(*) AS n FROM ({}) b").format(
+                        branch_of(ds, stream_scope(ds, params))
+                    )
+                )
+                continue
             rollup = COUNT_ROLLUPS[d.family]
             connector = (
                 sql.SQL(" AND connector_id = {}").format(params.add(ds["connector_id"], "smallint"))
@@ -453,13 +476,28 @@ def fetch_by_ids(
 def _observations_by_id(
     conn: psycopg.Connection[Any], ids: Sequence[int]
 ) -> dict[int, dict[str, Any]]:
+    out: dict[int, dict[str, Any]] = {}
+    aggregates = [(v, a) for v in ids if (a := split_aggregate_observation_id(v)) is not None]
+    if aggregates:
+        streams = fetch_by_ids(conn, SETS["Datastreams"], [ds for _, (ds, _) in aggregates])
+        for value, (ds, start) in aggregates:
+            stream = streams.get(ds)
+            if stream is None or stream["kind"] == StreamKind.RAW:
+                continue
+            params = Params()
+            query = sql.SQL("SELECT e.* FROM ({}) e WHERE e.phenomenon_time = {}").format(
+                branch_of(stream, stream_scope(stream, params)), params.add(start, "timestamptz")
+            )
+            for row in _fetch(conn, query, params):
+                if row["id"] == value:
+                    out[value] = row
     by_slot: dict[int, list[int]] = {}
     for value in ids:
         parts = split_observation_id(value)
         if parts is not None and parts[1] in OBSERVED_PROPERTIES:
             by_slot.setdefault(parts[1], []).append(parts[0])
     if not by_slot:
-        return {}
+        return out
     params = Params()
     branches = [
         sql.SQL("(SELECT e.* FROM ({src}) e WHERE e.reading_id = ANY({ids}))").format(
@@ -469,7 +507,7 @@ def _observations_by_id(
         for slot, readings in by_slot.items()
     ]
     rows = _fetch(conn, sql.SQL(" UNION ALL ").join(branches), params)
-    return {row["id"]: row for row in rows}
+    return out | {row["id"]: row for row in rows}
 
 
 def datastream_times(
@@ -559,11 +597,10 @@ def expand_many(
     filt = [compiler.predicate(options.filter, entity, "e")] if options.filter is not None else []
     if entity.name == "Observations" and remote == "datastream_id" and parents is not None:
         # Per Datastream: its reading table by primary key, grouped by metric.
-        groups: dict[int, list[dict[str, Any]]] = {}
+        groups: dict[tuple[int, int], list[dict[str, Any]]] = {}
         for ds in parents:
-            groups.setdefault(ds["observed_property_id"], []).append(ds)
-        for slot, streams in groups.items():
-            d = OBSERVED_PROPERTIES[slot]
+            groups.setdefault((ds["observed_property_id"], ds["kind"]), []).append(ds)
+        for streams in groups.values():
             scope = StreamScope(
                 datastream=sql.SQL("k.ds"),
                 pole=sql.SQL("k.pole"),
@@ -582,7 +619,7 @@ CROSS JOIN LATERAL (SELECT e.*, {keys} FROM ({src}) e{where}
                     connectors=params.add([s["connector_id"] for s in streams]),
                     things=params.add([s["thing_id"] for s in streams]),
                     keys=_key_columns(order),
-                    src=observation_branch(d, scope),
+                    src=branch_of(streams[0], scope),
                     where=_where(filt),
                     order=_order_sql(order, False),
                     limit=limit,

@@ -16,15 +16,33 @@ from typing import Literal
 import orjson
 from psycopg import sql
 
-from models.catalogue.families import FAMILIES
-from models.sensorthings.ids import KIND_STRIDE, METRIC_STRIDE
+from models.catalogue.families import FAMILIES, Aggregation
+from models.sensorthings.ids import (
+    AGGREGATE_BASE,
+    AGGREGATE_BUCKET_BITS,
+    AGGREGATE_EPOCH,
+    KIND_STRIDE,
+    METRIC_STRIDE,
+    StreamKind,
+)
 from models.sensorthings.mapping import (
+    AGGREGATE_DURATION,
     ENTITY_SETS,
     OBSERVED_PROPERTIES,
+    OM_MEASUREMENT,
     SENSORS,
     ObservedPropertyDef,
 )
-from storage.readmodels.spec import LATEST_TABLES
+from models.topics import Family
+from storage.readmodels.spec import (
+    ENV_DAILY,
+    LATEST_TABLES,
+    LOCAL_ZONE_SETTING,
+    POLE_ROLLUPS,
+    SETTINGS_TABLE,
+    Rollup,
+    energy_sum_column,
+)
 
 PropType = Literal[
     "id", "number", "string", "datetime", "json", "geometry", "interval", "bool", "null"
@@ -269,42 +287,78 @@ OBSERVED_PROPERTIES_SQL = sql.SQL("SELECT * FROM {}").format(
 SENSOR_OF_FAMILY = {d.spec.family: slot for slot, d in SENSORS.items()}
 
 
+# The rollups an aggregate Datastream reads: hourly (UTC hours) and daily (local days).
+AGGREGATE_ROLLUPS: dict[tuple[Family, StreamKind], Rollup] = {
+    **{(f, StreamKind.HOURLY): r for f, r in POLE_ROLLUPS.items() if r.grain == "hour"},
+    **{(f, StreamKind.DAILY): r for f, r in POLE_ROLLUPS.items() if r.grain == "day"},
+    (Family.ENV, StreamKind.DAILY): ENV_DAILY,
+}
+# What an aggregate's result is: the rollup's mean (energy mean for sound levels), or
+# the maximum of a field aggregated by its maximum. Counters (kWh, bytes) are not
+# offered: their increase is a /v1 aggregate, not a mean of meter readings.
+AGGREGATE_STATISTIC: dict[Aggregation, str] = {
+    Aggregation.MEAN: "mean",
+    Aggregation.ENERGY_MEAN: "mean",
+    Aggregation.MAX: "max",
+}
+KIND_WORDS = {StreamKind.HOURLY: "hourly", StreamKind.DAILY: "daily"}
+
+
+def aggregate_kinds(d: ObservedPropertyDef) -> list[StreamKind]:
+    if d.field.aggregation not in AGGREGATE_STATISTIC:
+        return []
+    return [k for k in (StreamKind.HOURLY, StreamKind.DAILY) if (d.family, k) in AGGREGATE_ROLLUPS]
+
+
 def _metric_rows() -> list[list[sql.Composable]]:
     rows = []
     for slot, d in OBSERVED_PROPERTIES.items():
-        rows.append(
-            [
-                L(slot),
-                L(d.family.value),
-                L(d.field.label),
-                L(d.field.description),
-                L(d.column),
-                _json(d.unit_of_measurement()),
-                L(d.observation_type),
-                L(SENSOR_OF_FAMILY[d.family]),
-            ]
-        )
+        for kind in [StreamKind.RAW, *aggregate_kinds(d)]:
+            if kind is StreamKind.RAW:
+                suffix, duration, statistic = "", None, None
+            else:
+                statistic = AGGREGATE_STATISTIC[d.field.aggregation]
+                suffix = f", {KIND_WORDS[kind]} {statistic}"
+                duration = AGGREGATE_DURATION[kind]
+            rows.append(
+                [
+                    L(slot),
+                    L(int(kind)),
+                    L(d.family.value),
+                    L(d.field.label),
+                    L(suffix),
+                    L(d.field.description),
+                    L(d.column),
+                    _json(d.unit_of_measurement()),
+                    L(d.observation_type if kind is StreamKind.RAW else OM_MEASUREMENT),
+                    L(SENSOR_OF_FAMILY[d.family]),
+                    sql.SQL("{}::text").format(L(duration)),
+                    sql.SQL("{}::text").format(L(statistic)),
+                ]
+            )
     return rows
 
 
 METRICS_VALUES = _values(
     _metric_rows(),
-    ["slot", "family", "label", "description", "metric", "unit", "observation_type", "sensor"],
-)
+    ["slot", "kind", "family", "label", "suffix", "description", "metric", "unit",
+     "observation_type", "sensor", "duration", "statistic"],
+)  # fmt: skip
 
-# Raw Datastreams; phenomenonTime/resultTime are read per page (sta.py), not here.
+# phenomenonTime/resultTime are read per page (sta.py datastream_times), not here.
 DATASTREAMS_SQL = sql.SQL(
-    """SELECT (s.stream_id * {kinds}) * {stride} + v.slot AS id, s.stream_id, 0 AS kind,
+    """SELECT (s.stream_id * {kinds} + v.kind) * {stride} + v.slot AS id, s.stream_id, v.kind,
        v.slot AS observed_property_id, v.sensor AS sensor_id, t.thing_id, s.pole_id, s.family,
        s.connector_id, v.metric,
        v.label || ' at pole ' || s.pole_id
            || CASE WHEN s.connector_id > 0 THEN ' connector ' || s.connector_id ELSE '' END
-           AS name,
-       v.description || ' measured at smart pole ' || s.pole_id AS description,
+           || v.suffix AS name,
+       v.description || ' measured at smart pole ' || s.pole_id || v.suffix AS description,
        v.unit AS unit_of_measurement, v.observation_type,
        NULL::tstzrange AS phenomenon_time, NULL::tstzrange AS result_time,
        jsonb_strip_nulls(jsonb_build_object('poleId', s.pole_id, 'family', s.family,
-           'metric', v.metric, 'connectorId', nullif(s.connector_id, 0))) AS properties,
+           'metric', v.metric, 'connectorId', nullif(s.connector_id, 0),
+           'aggregateDuration', v.duration, 'aggregateStatistic', v.statistic)) AS properties,
        p.latitude, p.longitude
 FROM sta_streams s
 JOIN {metrics} ON v.family = s.family
@@ -341,7 +395,8 @@ def observation_branch(d: ObservedPropertyDef, scope: StreamScope | None) -> sql
     column = I(d.column)
     common = sql.SQL(
         """r.reading_id * {stride} + {slot} AS id, r.reading_id, r.observed_at AS phenomenon_time,
-       r.observed_at AS result_time, r.{column}::float8 AS result,
+       NULL::timestamptz AS phenomenon_end, r.observed_at AS result_time,
+       r.{column}::float8 AS result,
        NULL::jsonb AS result_quality, NULL::tstzrange AS valid_time,
        jsonb_build_object('receivedAt', r.received_at) AS parameters, r.pole_id, {slot} AS slot"""
     ).format(stride=L(METRIC_STRIDE), slot=L(d.slot), column=column)
@@ -381,6 +436,64 @@ WHERE r.pole_id = {pole}{connector_test} AND r.{column} IS NOT NULL"""
         pole=scope.pole,
         connector_test=connector_test,
         column=column,
+    )
+
+
+def aggregate_branch(d: ObservedPropertyDef, kind: StreamKind, scope: StreamScope) -> sql.Composed:
+    """One aggregate Datastream's Observations: its rollup's buckets with values.
+    phenomenonTime is the bucket (start here, end in `phenomenon_end`); the id is
+    made of the Datastream id and the bucket start (models/sensorthings/ids.py)."""
+    rollup = AGGREGATE_ROLLUPS[(d.family, kind)]
+    column = d.column
+    count = I("r", f"{column}_count")
+    if d.field.aggregation is Aggregation.ENERGY_MEAN:
+        value: sql.Composable = sql.SQL("10 * log10(r.{} / r.{})").format(
+            I(energy_sum_column(column)), I(f"{column}_count")
+        )
+    elif d.field.aggregation is Aggregation.MAX:
+        value = sql.SQL("r.{}::float8").format(I(f"{column}_max"))
+    else:
+        value = sql.SQL("r.{} / r.{}").format(I(f"{column}_sum"), I(f"{column}_count"))
+    if rollup.grain == "hour":
+        end: sql.Composable = sql.SQL("r.bucket + interval '1 hour'")
+    else:
+        # The next local midnight (a DST day is 23 or 25 hours long).
+        end = sql.SQL("((r.bucket AT TIME ZONE z.zone) + interval '1 day') AT TIME ZONE z.zone")
+    connector_test = (
+        sql.SQL(" AND r.connector_id = {}").format(scope.connector)
+        if rollup.per_connector
+        else sql.SQL("")
+    )
+    hours = sql.SQL("(extract(epoch FROM r.bucket - {epoch}::timestamptz) / 3600)::bigint").format(
+        epoch=L(AGGREGATE_EPOCH.isoformat())
+    )
+    return sql.SQL(
+        """SELECT {base}::bigint + ({ds}::bigint << {bits}) + {hours} AS id, {hours} AS reading_id,
+       r.bucket AS phenomenon_time, {end} AS phenomenon_end, {end} AS result_time,
+       ({value})::float8 AS result, NULL::jsonb AS result_quality, NULL::tstzrange AS valid_time,
+       jsonb_strip_nulls(jsonb_build_object('count', {count}, 'min', r.{min}, 'max', r.{max}))
+           AS parameters,
+       r.pole_id, {slot} AS slot, {ds}::bigint AS datastream_id, {thing}::bigint AS foi_id
+FROM {table} r CROSS JOIN (SELECT coalesce(
+    (SELECT value FROM {settings} WHERE name = {zone_setting}), 'UTC') AS zone) z
+WHERE r.pole_id = {pole}{connector_test} AND {count} > 0"""
+    ).format(
+        base=L(AGGREGATE_BASE),
+        ds=scope.datastream,
+        bits=L(AGGREGATE_BUCKET_BITS),
+        hours=hours,
+        end=end,
+        value=value,
+        count=count,
+        min=I(f"{column}_min"),
+        max=I(f"{column}_max"),
+        slot=L(d.slot),
+        thing=scope.thing,
+        table=I(rollup.table),
+        settings=I(SETTINGS_TABLE),
+        zone_setting=L(LOCAL_ZONE_SETTING),
+        pole=scope.pole,
+        connector_test=connector_test,
     )
 
 

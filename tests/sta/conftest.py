@@ -18,6 +18,8 @@ from tests.api.conftest import Put, api_settings, client, put, register_pole
 __all__ = ["api_settings", "client", "put"]
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
+# Raw Datastreams (not the hourly/daily aggregates of them).
+RAW = "properties/aggregateDuration eq null"
 HOURS = 6
 
 

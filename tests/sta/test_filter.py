@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from models.sensorthings.odata import QueryError, parse_filter
-from tests.sta.conftest import Fleet, error, get
+from tests.sta.conftest import RAW, Fleet, error, get
 
 BERLIN_BOX = "geography'POLYGON((13 52, 14 52, 14 53, 13 53, 13 52))'"
 HAMBURG_BOX = "geography'POLYGON((9 53, 11 53, 11 54, 9 54, 9 53))'"
@@ -29,7 +29,7 @@ def results(client: httpx.Client, ds: int, filter_: str) -> list[float]:
 
 @pytest.fixture
 def pm10(client: httpx.Client, fleet: Fleet) -> int:
-    f = "properties/poleId eq 'P1' and properties/metric eq 'pm10'"
+    f = f"properties/poleId eq 'P1' and properties/metric eq 'pm10' and {RAW}"
     ident: int = get(client, "Datastreams", **{"$filter": f})["value"][0]["@iot.id"]
     return ident
 

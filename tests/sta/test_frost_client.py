@@ -14,7 +14,7 @@ import pytest
 
 from models.topics import Family
 from tests.api.conftest import Put, register_pole
-from tests.sta.conftest import START, Fleet, env_payloads
+from tests.sta.conftest import RAW, START, Fleet, env_payloads
 
 MANY = 2500
 # The client (not our code) uses furl's deprecated pathstr.
@@ -37,7 +37,7 @@ def test_things_with_expand_and_filter(service: Any, fleet: Fleet) -> None:
     things = (
         service.things()
         .query()
-        .expand("Locations,Datastreams($filter=properties/metric eq 'no2')")
+        .expand(f"Locations,Datastreams($filter=properties/metric eq 'no2' and {RAW})")
         .filter("properties/district eq 'Mitte'")
         .list()
     )
@@ -56,7 +56,7 @@ def test_next_links_through_thousands_of_observations(service: Any, busy_pole: s
     (stream,) = (
         service.datastreams()
         .query()
-        .filter(f"properties/poleId eq '{busy_pole}' and properties/metric eq 'pm10'")
+        .filter(f"properties/poleId eq '{busy_pole}' and properties/metric eq 'pm10' and {RAW}")
         .list()
         .entities
     )
@@ -76,7 +76,7 @@ def test_find_a_datastream_and_page_its_observations(service: Any, busy_pole: st
     streams = (
         service.datastreams()
         .query()
-        .filter("Thing/name eq 'P9' and ObservedProperty/name eq 'PM2.5'")
+        .filter(f"Thing/name eq 'P9' and ObservedProperty/name eq 'PM2.5' and {RAW}")
         .list()
     )
     (stream,) = streams.entities
@@ -92,7 +92,7 @@ def test_count(service: Any, busy_pole: str, fleet: Fleet) -> None:
     assert things.count == 4
     (stream,) = (
         service.datastreams().query()
-        .filter(f"properties/poleId eq '{busy_pole}' and properties/metric eq 'no2'")
+        .filter(f"properties/poleId eq '{busy_pole}' and properties/metric eq 'no2' and {RAW}")
         .list().entities
     )  # fmt: skip
     observations = stream.get_observations().query().count().top(1).list()

@@ -15,7 +15,7 @@ from models.catalogue.families import ENV, FAMILIES
 from models.sensorthings.ids import MAX_ID
 from models.sensorthings.mapping import CONFORMANCE, ENTITY_SETS, OBSERVED_PROPERTIES
 from models.topics import Family
-from tests.sta.conftest import Fleet, error, get
+from tests.sta.conftest import RAW, Fleet, error, get
 
 
 def base(client: httpx.Client) -> str:
@@ -23,7 +23,7 @@ def base(client: httpx.Client) -> str:
 
 
 def datastream(client: httpx.Client, pole: str, metric: str) -> int:
-    f = f"properties/poleId eq '{pole}' and properties/metric eq '{metric}'"
+    f = f"properties/poleId eq '{pole}' and properties/metric eq '{metric}' and {RAW}"
     ident: int = get(client, "Datastreams", **{"$filter": f})["value"][0]["@iot.id"]
     return ident
 
@@ -75,7 +75,8 @@ def test_observed_properties_use_the_eea_vocabulary_for_pollutants(client: httpx
 
 
 def test_datastreams_carry_unit_type_area_and_time(client: httpx.Client, fleet: Fleet) -> None:
-    streams = get(client, "Datastreams", **{"$filter": "properties/poleId eq 'P1'", "$top": 50})
+    raw_p1 = f"properties/poleId eq 'P1' and {RAW}"
+    streams = get(client, "Datastreams", **{"$filter": raw_p1, "$top": 50})
     by_metric = {d["properties"]["metric"]: d for d in streams["value"]}
     pm10 = by_metric["pm10"]
     unit = ENV.field("pm10").unit
@@ -89,7 +90,7 @@ def test_datastreams_carry_unit_type_area_and_time(client: httpx.Client, fleet: 
     assert pm10["observedArea"] == {"type": "Point", "coordinates": [13.40, 52.52]}
     assert pm10["phenomenonTime"] == "2026-06-01T00:00:00Z/2026-06-01T05:50:00Z"
     # EV: one Datastream per connector and metric.
-    ev = get(client, "Datastreams", **{"$filter": "properties/family eq 'ev'"})["value"]
+    ev = get(client, "Datastreams", **{"$filter": f"properties/family eq 'ev' and {RAW}"})["value"]
     assert sorted((d["properties"]["connectorId"], d["properties"]["metric"]) for d in ev) == [
         (1, "charging_power"), (1, "total_active_energy_import"),
         (2, "charging_power"), (2, "total_active_energy_import"),
@@ -217,7 +218,8 @@ def test_nested_expand_with_its_own_options(client: httpx.Client, fleet: Fleet) 
         client,
         "Things",
         **{
-            "$expand": "Locations,Datastreams($filter=properties/metric eq 'pm10';"
+            "$expand": "Locations,Datastreams($filter=properties/metric eq 'pm10' and "
+            f"{RAW};"
             "$expand=Observations($top=1;$orderby=phenomenonTime desc),ObservedProperty;"
             "$count=true)",
             "$filter": "name eq 'P1'",
