@@ -175,9 +175,12 @@ def _order_sql(order: Order, alias_keys: bool, branch: bool = False) -> sql.Comp
             expr = sql.SQL("e.reading_id")
         else:
             expr = value.sql
-        parts.append(
-            sql.SQL("{} {} NULLS LAST").format(expr, sql.SQL("DESC" if descending else "ASC"))
-        )
+        direction = "DESC" if descending else "ASC"
+        # Keyset columns are never null: no NULLS clause, so a descending order is an
+        # index scanned backwards (DESC NULLS LAST would not match the index).
+        if name is None:
+            direction += " NULLS LAST"
+        parts.append(sql.SQL("{} {}").format(expr, sql.SQL(direction)))
     return sql.SQL(", ").join(parts)
 
 
