@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -15,21 +15,33 @@ from models.sensorthings.mapping import OBSERVED_PROPERTIES, OM_COUNT
 from storage.queries.sta_entities import EntitySet
 
 
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
+def iso_text(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso(value: datetime | None) -> datetime | None:
+    """A time for the JSON body: orjson writes it as ISO 8601 with Z (dumps())."""
+    if value is None or value.utcoffset() == ZERO:
+        return value
+    return value.astimezone(UTC)
+
+
+def dumps(payload: Any) -> bytes:
+    return orjson.dumps(payload, option=orjson.OPT_UTC_Z)
 
 
 def interval(value: Any) -> str | None:
     if isinstance(value, tuple):
         start, end = value
-        return f"{iso(start)}/{iso(end)}"
+        return f"{iso_text(start)}/{iso_text(end)}"
     if isinstance(value, Range):
         if value.lower is None or value.upper is None:
             return None
-        return f"{iso(value.lower)}/{iso(value.upper)}"
+        return f"{iso_text(value.lower)}/{iso_text(value.upper)}"
     return None
+
+
+ZERO = timedelta(0)
 
 
 def point(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -68,14 +80,15 @@ def properties_of(  # noqa: PLR0911 - one shape per entity set
         return {"time": iso(row["time"])}
     if name == "Datastreams":
         times = extra.get("times", {}).get(row["id"])
+        span = interval(times) if times else None
         out = {
             "name": row["name"],
             "description": row["description"],
             "unitOfMeasurement": row["unit_of_measurement"],
             "observationType": row["observation_type"],
             "observedArea": point(row),
-            "phenomenonTime": interval(times) if times else None,
-            "resultTime": interval(times) if times else None,
+            "phenomenonTime": span,
+            "resultTime": span,
             "properties": row["properties"],
         }
         return out
@@ -157,7 +170,9 @@ def flatten(entity_doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         if isinstance(value, dict) and key not in ("location", "feature", "observedArea"):
             out.update(flatten(value, f"{name}/"))
         elif isinstance(value, dict | list):
-            out[name] = orjson.dumps(value).decode()
+            out[name] = dumps(value).decode()
+        elif isinstance(value, datetime):
+            out[name] = iso_text(value)
         else:
             out[name] = value
     return out
@@ -184,4 +199,4 @@ def geojson_body(docs: Iterable[dict[str, Any]], geometries: list[dict[str, Any]
         props = {k: v for k, v in doc.items() if k not in ("location", "feature", "observedArea")}
         features.append({"type": "Feature", "id": doc.get("@iot.id"), "geometry": geometry,
                          "properties": props})  # fmt: skip
-    return orjson.dumps({"type": "FeatureCollection", "features": features})
+    return dumps({"type": "FeatureCollection", "features": features})

@@ -9,6 +9,7 @@ is well-formed but not implemented. A client's request never causes a 500.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,8 +23,10 @@ from api.sta.paths import Segment, UnknownPath, parse_path
 from api.sta.render import (
     Links,
     csv_body,
+    dumps,
     entity_json,
     geojson_body,
+    iso_text,
     point,
     properties_of,
 )
@@ -69,7 +72,7 @@ def base_url(request: Request, settings: ApiSettings) -> str:
 
 
 def _json(payload: Any) -> Response:
-    return Response(orjson.dumps(payload), media_type="application/json")
+    return Response(dumps(payload), media_type="application/json")
 
 
 @router.get("")
@@ -170,6 +173,7 @@ class Reader:
         self.base = base
         self.links = Links(base)
         self.raw = raw
+        self.nested_queries: dict[tuple[int, int], str] = {}
         self.options = parse_options({k: v for k, v in raw.items() if k in READ_OPTIONS})
         fmt = raw.get("$resultFormat")
         if fmt is not None and fmt.lower() not in RESULT_FORMATS:
@@ -268,7 +272,10 @@ class Reader:
         if len(after) == 1 and after[0].name == "$value":
             if value is None:
                 return Response(status_code=204)
-            text = value if isinstance(value, str) else orjson.dumps(value).decode()
+            if isinstance(value, datetime):
+                text = iso_text(value)
+            else:
+                text = value if isinstance(value, str) else dumps(value).decode()
             return Response(text, media_type="text/plain; charset=utf-8")
         raise UnknownPath(f"no resource after {seg.name[:60]!r}")
 
@@ -429,10 +436,15 @@ class Reader:
     def nested_next(
         self, entity: EntitySet, row: dict[str, Any], nav: str, item: Expand, top: int
     ) -> str:
-        params = {k: v for k, v in item.raw if k not in ("$top", "$skip")}
-        params["$top"] = str(top)
-        params["$skip"] = str((item.options.skip or 0) + top)
-        return f"{self.links.entity(entity, row['id'])}/{nav}?{urlencode(params)}"
+        # The same query for every parent of the page: encoded once.
+        key = (id(item), top)
+        query = self.nested_queries.get(key)
+        if query is None:
+            params = {k: v for k, v in item.raw if k not in ("$top", "$skip")}
+            params["$top"] = str(top)
+            params["$skip"] = str((item.options.skip or 0) + top)
+            query = self.nested_queries[key] = urlencode(params)
+        return f"{self.links.entity(entity, row['id'])}/{nav}?{query}"
 
     def data_array(
         self, rows: list[dict[str, Any]], select: tuple[str, ...] | None

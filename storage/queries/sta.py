@@ -24,6 +24,7 @@ import orjson
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 
 from models.catalogue.families import FAMILIES
 from models.sensorthings.ids import (
@@ -250,6 +251,8 @@ def _fetch(
     conn: psycopg.Connection[Any], query: sql.Composable, params: Params
 ) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
+        # orjson parses the pages' jsonb columns several times faster than json.
+        set_json_loads(orjson.loads, cur)
         cur.execute(sql.Composed([query]), params.values)
         return cur.fetchall()
 

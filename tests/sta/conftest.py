@@ -12,10 +12,26 @@ import httpx
 import psycopg
 import pytest
 
+from config.services import ApiSettings
 from models.topics import Family
-from tests.api.conftest import Put, api_settings, client, put, register_pole
+from tests.api.conftest import ADMIN_KEY, Put, client, put, register_pole
 
-__all__ = ["api_settings", "client", "put"]
+__all__ = ["client", "put"]
+
+
+@pytest.fixture
+def api_settings(database_url: str) -> ApiSettings:
+    """The API as tests/api configures it, without the per-client rate limit: one
+    test client follows thousands of nextLinks and fuzzes $filter faster than the
+    20 requests/s a client gets (the limit itself: tests/api/test_abuse.py)."""
+    return ApiSettings(
+        database_url=database_url,
+        api_key=ADMIN_KEY,  # type: ignore[arg-type]  # pydantic turns it into a SecretStr
+        api_pool_size=4,
+        api_cache_ttl_s=0,
+        api_rate_limit_per_s=0,
+    )
+
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 # Raw Datastreams (not the hourly/daily aggregates of them).
