@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.responses import Response
 
-from api import http_limits, problems
+from api import http_limits, problems, sta
 from api.deps import ApiState
 from api.live_feed import LiveFeed
 from api.metrics import ApiMetrics, MetricsMiddleware
@@ -70,7 +70,7 @@ def _configure_connection(conn: psycopg.Connection[Any]) -> None:
 
 ROUTERS = (
     poles, latest, series, aggregates, ev, wifi, air_quality, air_quality_statistics,
-    pole_health, admin, admin_quarantine, ops, stream,
+    pole_health, admin, admin_quarantine, ops, stream, sta,
 )  # fmt: skip
 
 

@@ -276,6 +276,33 @@ class ApiSettings(DatabaseSettings, LocalTimeSettings, CityAreaSettings, DecodeL
         "worker processes converge once their entry is refreshed (within two TTLs). 0 "
         "disables the cache.",
     )
+    api_sta_external_url: str = Field(
+        default="",
+        description="Absolute URL the SensorThings facade is reached at from outside, e.g. "
+        "https://data.example.org/sta/v1.1 behind a proxy that strips or adds a prefix: "
+        "every @iot.selfLink and @iot.nextLink starts with it. Empty: the requesting host "
+        "and path (/sta/v1.1).",
+    )
+    api_sta_page_size: int = Field(
+        default=100, ge=1, le=10000, description="SensorThings $top when a request sets none."
+    )
+    api_sta_max_top: int = Field(
+        default=10000, ge=1, le=100000, description="Largest SensorThings $top accepted."
+    )
+    api_sta_max_skip: int = Field(
+        default=100000,
+        ge=0,
+        description="Largest hand-written SensorThings $skip (offset paging reads every row "
+        "it skips; nextLinks page by keyset and are not bound by it).",
+    )
+    api_sta_count_timeout_ms: int = Field(
+        default=2000,
+        ge=10,
+        le=60000,
+        description="Time a SensorThings $count may take where rollups and the registry "
+        "cannot answer exactly; beyond it the count is the planner's estimate, marked "
+        "`@smartpole.countExact: false`.",
+    )
     api_max_import_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024,
