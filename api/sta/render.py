@@ -5,20 +5,22 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from psycopg.types.range import Range
 
-from models.sensorthings.mapping import OBSERVED_PROPERTIES, OM_COUNT
+from models.sensorthings.observation import Span, iso, observation_properties
 from storage.queries.sta_entities import EntitySet
 
 
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def _span(value: Any) -> Span | None:
+    if isinstance(value, Range):
+        return (value.lower, value.upper)
+    if isinstance(value, tuple):
+        return (value[0], value[1])
+    return None
 
 
 def interval(value: Any) -> str | None:
@@ -95,26 +97,16 @@ def properties_of(  # noqa: PLR0911 - one shape per entity set
             "properties": row["properties"],
         }
     if name == "Observations":
-        result = row["result"]
-        d = OBSERVED_PROPERTIES.get(row.get("slot") or 0)
-        if d is not None and d.observation_type == OM_COUNT and result is not None:
-            result = int(result)
-        out = {
-            "phenomenonTime": interval(row["phenomenon_time"])
-            if isinstance(row["phenomenon_time"], Range)
-            else iso(row["phenomenon_time"]),
-            "resultTime": (
-                iso(row["result_time"]) if isinstance(row["result_time"], datetime) else None
-            ),
-            "result": result,
-        }
-        if row.get("result_quality") is not None:
-            out["resultQuality"] = row["result_quality"]
-        if row.get("valid_time") is not None:
-            out["validTime"] = interval(row["valid_time"])
-        if row.get("parameters") is not None:
-            out["parameters"] = row["parameters"]
-        return out
+        # The one Observation renderer, shared with the MQTT publisher (sta_mqtt).
+        return observation_properties(
+            slot=row.get("slot"),
+            phenomenon_time=_span(row["phenomenon_time"]) or row["phenomenon_time"],
+            result_time=row["result_time"] if isinstance(row["result_time"], datetime) else None,
+            result=row["result"],
+            result_quality=row.get("result_quality"),
+            valid_time=_span(row.get("valid_time")),
+            parameters=row.get("parameters"),
+        )
     raise AssertionError(name)
 
 
