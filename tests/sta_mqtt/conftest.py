@@ -11,14 +11,29 @@ import httpx
 import psycopg
 import pytest
 
+from config.services import ApiSettings
 from models.catalogue.families import FAMILIES
 from models.sensorthings.ids import StreamKind, datastream_id, observation_id
 from models.sensorthings.mapping import OBSERVED_PROPERTIES
-from tests.api.conftest import api_settings, client, put
+from tests.api.conftest import ADMIN_KEY, client, put
 from tests.support.services import MosquittoServer
 from tests.support.sta_publisher import Consumer, PublisherProcess
 
-__all__ = ["api_settings", "client", "put"]
+__all__ = ["client", "put"]
+
+
+@pytest.fixture
+def api_settings(database_url: str) -> ApiSettings:
+    """The API of tests/api without its rate limit: the tests read every
+    published Observation back over HTTP."""
+    return ApiSettings(
+        database_url=database_url,
+        api_key=ADMIN_KEY,  # type: ignore[arg-type]  # pydantic turns it into a SecretStr
+        api_pool_size=4,
+        api_cache_ttl_s=0,
+        api_rate_limit_per_s=0,
+    )
+
 
 MakePublisher = Callable[..., PublisherProcess]
 
