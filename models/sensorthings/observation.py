@@ -10,6 +10,8 @@ from typing import Any
 
 from models.sensorthings.mapping import OBSERVED_PROPERTIES, OM_COUNT
 
+# Where the API serves the facade (api/sta/router.py PREFIX is the same).
+FACADE_PATH = "/sta/v1.1"
 # An Observation's relations, in the order its document links them.
 OBSERVATION_NAVIGATION: tuple[str, ...] = ("Datastream", "FeatureOfInterest")
 
