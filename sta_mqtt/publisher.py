@@ -167,8 +167,9 @@ class BrokerLink:
             protocol=MQTTProtocolVersion.MQTTv5,
         )
         mqtt_setup.configure(self.client, self.endpoint)
-        # Our window bounds what is in flight; paho may send all of it at once.
-        self.client.max_inflight_messages_set(settings.sta_mqtt_max_inflight)
+        # The window (_Window) bounds what is in flight, so paho need not: with a
+        # limit of its own, paho scans every unacknowledged message on each PUBACK.
+        self.client.max_inflight_messages_set(0)
         self.client.max_queued_messages_set(0)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
