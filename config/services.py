@@ -379,6 +379,10 @@ class StaPublisherSettings(DatabaseSettings, MqttSettings):
         "when it found nothing new.",
     )
 
+    sta_mqtt_stats_interval_s: float = Field(
+        default=30.0, gt=0, description="How often the SensorThings publisher logs its counters."
+    )
+
     @field_validator("sta_mqtt_families")
     @classmethod
     def _check_families(cls, value: str) -> str:

@@ -56,7 +56,6 @@ FEED_READ_LIMIT = 500  # change feed entries per read
 SAVE_EVERY_S = 0.5
 DRAIN_TIMEOUT_S = 30.0
 REFUSED_BACKOFF_MAX_S = 60.0
-STATS_EVERY_S = 30.0
 
 
 def observation_payload(base: str, row: ObservationRow) -> bytes:
@@ -292,7 +291,7 @@ class StaPublisher:
                         next_save = now + SAVE_EVERY_S
                     if now >= next_stats:
                         self.log_stats()
-                        next_stats = now + STATS_EVERY_S
+                        next_stats = now + self.settings.sta_mqtt_stats_interval_s
                     if not found:
                         self.stopping.wait(self.settings.sta_mqtt_poll_interval_ms / 1000)
                 except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
