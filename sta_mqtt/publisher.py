@@ -327,7 +327,9 @@ class StaPublisher:
         limit = self.settings.sta_mqtt_max_inflight
         for row in rows:
             while not self.window.wait_below(limit, 1.0, until_refused=True):
-                if self.window.failed:
+                # The rest of this entry stays unpublished, so the position
+                # stays before it: sent by the next run.
+                if self.window.failed or self.stopping.is_set():
                     return
             mid = self.link.publish(
                 datastream_observations_topic(row.datastream_id),
