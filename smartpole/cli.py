@@ -27,6 +27,7 @@ COMMAND_MODULES: dict[str, str] = {
     "db": "storage.cli",
     "ingest": "ingest.cli",
     "api": "api.cli",
+    "sta-publish": "sta_mqtt.cli",
     "dashboards": "dashboards.cli",
     "simulate": "simulators.cli",
     "poles": "smartpole.poles_cli",
