@@ -22,6 +22,7 @@ COPY inventory ./inventory
 COPY airquality ./airquality
 COPY ingest ./ingest
 COPY api ./api
+COPY sta_mqtt ./sta_mqtt
 COPY simulators ./simulators
 COPY dashboards ./dashboards
 COPY smartpole ./smartpole

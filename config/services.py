@@ -26,7 +26,9 @@ from config.base import (
 )
 from config.endpoints import MqttEndpoint
 from config.errors import ConfigError
+from models.catalogue.families import METRIC_FAMILIES
 from models.catalogue.health import DEFAULT_HEALTH
+from models.topics import Family
 
 TimescaleMode = Literal["auto", "on", "off"]
 
@@ -411,6 +413,71 @@ class QuarantineSettings(DatabaseSettings, DecodeLimitSettings):
     used_by: ClassVar[str] = "quarantine"
 
 
+class StaPublisherSettings(DatabaseSettings, MqttSettings):
+    """`smartpole sta-publish`: the SensorThings MQTT extension (receive updates),
+    as the platform-publisher identity."""
+
+    used_by: ClassVar[str] = "sta-publish"
+
+    sta_mqtt_families: str = Field(
+        default=",".join(f.value for f in METRIC_FAMILIES),
+        description="Comma-separated families whose committed observations are published "
+        "to v1.1/Datastreams(<id>)/Observations (default: every family the SensorThings "
+        "facade serves). An env reading is up to nine observations: leave env out to "
+        "publish fewer messages. Empty: publish nothing (the publisher still follows the "
+        "change feed).",
+    )
+    sta_mqtt_base_url: str = Field(
+        default="",
+        description="Absolute URL of the SensorThings facade that starts every published "
+        "Observation's @iot.selfLink, e.g. https://data.example.org/sta/v1.1 (the same as "
+        "SMARTPOLE_API_STA_EXTERNAL_URL, or the API's own URL plus /sta/v1.1). Required; "
+        "`smartpole up` sets it.",
+    )
+    sta_mqtt_name: str = Field(
+        default="default",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Name under which the publisher keeps its position in the change feed "
+        "(table sta_mqtt_position) and, prefixed, its MQTT client id: a second publisher to "
+        "another broker takes another name.",
+    )
+    sta_mqtt_max_inflight: int = Field(
+        default=1000,
+        ge=1,
+        le=65535,
+        description="Publishes sent and not yet acknowledged by the broker (QoS 1) at most; "
+        "the publisher waits for acknowledgements beyond that.",
+    )
+    sta_mqtt_poll_interval_ms: int = Field(
+        default=200,
+        ge=10,
+        le=60000,
+        description="How long the publisher waits before it reads the change feed again "
+        "when it found nothing new.",
+    )
+
+    sta_mqtt_stats_interval_s: float = Field(
+        default=30.0, gt=0, description="How often the SensorThings publisher logs its counters."
+    )
+
+    @field_validator("sta_mqtt_families")
+    @classmethod
+    def _check_families(cls, value: str) -> str:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        served = {f.value for f in METRIC_FAMILIES}
+        unknown = [name for name in names if name not in served]
+        if unknown:
+            raise ValueError(
+                f"unknown families {', '.join(unknown)[:200]}; "
+                f"choose from {', '.join(sorted(served))}"
+            )
+        return ",".join(dict.fromkeys(names))
+
+    @property
+    def published_families(self) -> frozenset[Family]:
+        return frozenset(Family(n) for n in self.sta_mqtt_families.split(",") if n)
+
+
 class InventorySettings(DatabaseSettings, CityAreaSettings):
     """`smartpole poles import|export|decommission|history`: the pole inventory."""
 
@@ -568,6 +635,7 @@ class UpSettings(
     ApiSettings,
     SimulatorSettings,
     BrokerAdminSettings,
+    StaPublisherSettings,
     LocalRunSettings,
 ):
     """`smartpole up` runs every service, so it validates every service's settings
@@ -581,6 +649,7 @@ SERVICE_SETTINGS: tuple[type[ServiceSettings], ...] = (
     StorageSettings,
     IngestSettings,
     ApiSettings,
+    StaPublisherSettings,
     InventorySettings,
     QuarantineSettings,
     SimulatorSettings,

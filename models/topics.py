@@ -18,9 +18,15 @@ POLE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 MAX_CONNECTOR_ID = 99
 # What an ingest worker subscribes to; every family lives below it.
 SUBSCRIPTION_FILTER = f"{TOPIC_PREFIX}/#"
-# OGC SensorThings MQTT (planned): what the platform itself publishes after a
-# commit, e.g. v1.1/Datastreams(id)/Observations. The broker roles read it.
+# OGC SensorThings MQTT (receive updates, sta_mqtt): what the platform itself
+# publishes after a commit, e.g. v1.1/Datastreams(id)/Observations. The broker
+# roles read it.
 SENSORTHINGS_TOPIC_FILTER = "v1.1/#"
+
+
+def datastream_observations_topic(datastream_id: int) -> str:
+    """Where a Datastream's new Observations are published (SensorThings 1.1 MQTT)."""
+    return f"v1.1/Datastreams({datastream_id})/Observations"
 
 
 def pole_topic_filter(pole_id: str) -> str:

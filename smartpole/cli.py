@@ -28,6 +28,7 @@ COMMAND_MODULES: dict[str, str] = {
     "ingest": "ingest.cli",
     "quarantine": "storage.quarantine_cli",
     "api": "api.cli",
+    "sta-publish": "sta_mqtt.cli",
     "dashboards": "dashboards.cli",
     "simulate": "simulators.cli",
     "poles": "smartpole.poles_cli",

@@ -4,11 +4,13 @@ Starts what is missing (a local PostgreSQL and Mosquitto, unless
 SMARTPOLE_DATABASE_URL / SMARTPOLE_MQTT_URL point elsewhere), migrates,
 registers the simulated fleet (its inventory imported into the registry, so
 every pole is on the map, in its district, with its connectors, before its
-first message) and issues its broker credentials, then runs ingest, the API
-and the fleet as child processes, prints where to look, and on Ctrl-C (or
-SIGTERM) stops everything in dependency order: simulator, API, ingest (which
-flushes and acks what it holds), broker, database. Nothing it started
-outlives it.
+first message) and issues its broker credentials, then runs ingest, the API,
+the SensorThings MQTT publisher (with the local broker only: it needs the
+platform-publisher identity) and the fleet as child processes, prints where to
+look, and on Ctrl-C (or SIGTERM) stops everything in dependency order:
+simulator, SensorThings publisher (which waits for the broker's
+acknowledgements and stores its position), API, ingest (which flushes and
+acks what it holds), broker, database. Nothing it started outlives it.
 
 The fleet's seed is kept in SMARTPOLE_STATE_DIR/fleet-seed, so every run on
 the same state simulates the same poles and re-importing their inventory
@@ -36,13 +38,14 @@ from typing import Any
 import psycopg
 
 from brokerauth import commissioning, credentials
-from brokerauth.bootstrap import ADMIN_ACCOUNT, INGEST_ACCOUNT, password_file
+from brokerauth.bootstrap import ADMIN_ACCOUNT, INGEST_ACCOUNT, PLATFORM_ACCOUNT, password_file
 from brokerauth.dynsec import BrokerAdmin, BrokerAdminError
 from config import ConfigError
 from config.endpoints import MqttEndpoint, redact_url
 from config.services import StorageSettings, UpSettings
 from inventory.geo import CityArea, Districts
 from inventory.importer import ImportOptions, import_inventory
+from models.sensorthings.observation import FACADE_PATH as STA_PREFIX
 from simulators.city import (
     DEFAULT_CITY,
     DEFAULT_LATITUDE,
@@ -156,6 +159,9 @@ class Endpoints:
     watch_command: str  # the banner's mosquitto_sub line
     # Settings the children get from this run (the simulated city's area).
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The SensorThings publisher's identity; None: not started (an external
+    # broker, whose platform-publisher identity this run does not have).
+    publisher_mqtt: dict[str, str] | None = None
 
 
 def _run(launcher: Launcher) -> int:
@@ -292,6 +298,12 @@ def _local_endpoints(database_url: str, broker: LocalBroker, state_dir: Path) ->
             "SMARTPOLE_SIMULATOR_CREDENTIALS": str(_fleet_folder(state_dir)),
         },
         admin=broker.endpoint(ADMIN_ACCOUNT),
+        publisher_mqtt={
+            "SMARTPOLE_MQTT_URL": f"mqtt://{PLATFORM_ACCOUNT}@127.0.0.1:{broker.port}",
+            "SMARTPOLE_MQTT_PASSWORD_FILE": str(
+                password_file(broker.secrets_dir, PLATFORM_ACCOUNT)
+            ),
+        },
         watch_command=(
             f"mosquitto_sub -h 127.0.0.1 -p {broker.port} -u {LOCAL_CONSUMER} "
             f"-P \"$(cat {consumer_password})\" -v -t 'smartpole/v1/poles/#'"
@@ -462,7 +474,37 @@ def _start_services(launcher: Launcher, endpoints: Endpoints, logs: Path, metric
         process=api,
         should_stop=launcher.should_stop,
     )
+    _start_sta_publisher(launcher, endpoints, logs, api_base)
     return api_base
+
+
+def _start_sta_publisher(
+    launcher: Launcher, endpoints: Endpoints, logs: Path, api_base: str
+) -> None:
+    """`smartpole sta-publish` as the platform-publisher identity, its links the
+    facade's (SMARTPOLE_STA_MQTT_BASE_URL, else the API's external or own URL)."""
+    settings = launcher.settings
+    if endpoints.publisher_mqtt is None:
+        log.info(
+            "SensorThings MQTT publisher not started: the broker is external; run "
+            "`smartpole sta-publish` with its platform-publisher identity"
+        )
+        return
+    base = settings.sta_mqtt_base_url or settings.api_sta_external_url or f"{api_base}{STA_PREFIX}"
+    launcher.started.append(
+        start_process(
+            "sta-publish",
+            [*SMARTPOLE, "sta-publish"],
+            logs / "sta-publish.log",
+            # it waits for the outstanding PUBACKs and stores its position.
+            stop_signal=signal.SIGTERM,
+            stop_timeout_s=40,
+            env={
+                **_child_env(endpoints, endpoints.publisher_mqtt),
+                "SMARTPOLE_STA_MQTT_BASE_URL": base,
+            },
+        )
+    )
 
 
 def _start_simulator(
@@ -509,7 +551,7 @@ def _supervise(launcher: Launcher, api_base: str) -> int:
             print(_status_line(_health(api_base)), flush=True)
             next_status = time.monotonic() + STATUS_INTERVAL_S
         time.sleep(0.2)
-    print("\nsmartpole up: stopping (simulator, api, ingest, broker, database)...",
+    print("\nsmartpole up: stopping (simulator, sta-publish, api, ingest, broker, database)...",
           file=sys.stderr, flush=True)  # fmt: skip
     return 0
 
@@ -583,6 +625,8 @@ smartpole is running: {fleet}.
   pole health   curl -s '{api_base}/v1/health/poles?limit=5'
   metrics       curl -s {ingest_metrics}   (ingest; the API: {api_base}/metrics)
   MQTT          {endpoints.watch_command}
+  SensorThings  curl -s {api_base}{STA_PREFIX}/Datastreams
+  STA MQTT      v1.1/Datastreams(<id>)/Observations (consumer role)
   database      psql {redact_url(endpoints.database_url)}
   logs          {logs}/*.log
 

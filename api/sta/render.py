@@ -5,29 +5,21 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-import orjson
 from psycopg.types.range import Range
 
-from models.sensorthings.mapping import OBSERVED_PROPERTIES, OM_COUNT
+from models.sensorthings.observation import Span, dumps, iso, iso_text, observation_properties
 from storage.queries.sta_entities import EntitySet
 
 
-def iso_text(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def iso(value: datetime | None) -> datetime | None:
-    """A time for the JSON body: orjson writes it as ISO 8601 with Z (dumps())."""
-    if value is None or value.utcoffset() == ZERO:
-        return value
-    return value.astimezone(UTC)
-
-
-def dumps(payload: Any) -> bytes:
-    return orjson.dumps(payload, option=orjson.OPT_UTC_Z)
+def _span(value: Any) -> Span | None:
+    if isinstance(value, Range):
+        return (value.lower, value.upper)
+    if isinstance(value, tuple):
+        return (value[0], value[1])
+    return None
 
 
 def interval(value: Any) -> str | None:
@@ -39,9 +31,6 @@ def interval(value: Any) -> str | None:
             return None
         return f"{iso_text(value.lower)}/{iso_text(value.upper)}"
     return None
-
-
-ZERO = timedelta(0)
 
 
 def point(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -108,27 +97,17 @@ def properties_of(  # noqa: PLR0911 - one shape per entity set
             "properties": row["properties"],
         }
     if name == "Observations":
-        result = row["result"]
-        d = OBSERVED_PROPERTIES.get(row.get("slot") or 0)
-        if d is not None and d.observation_type == OM_COUNT and result is not None:
-            result = int(result)
-        end = row.get("phenomenon_end")
-        out = {
-            "phenomenonTime": interval((row["phenomenon_time"], end))
-            if end is not None
-            else iso(row["phenomenon_time"]),
-            "resultTime": (
-                iso(row["result_time"]) if isinstance(row["result_time"], datetime) else None
-            ),
-            "result": result,
-        }
-        if row.get("result_quality") is not None:
-            out["resultQuality"] = row["result_quality"]
-        if row.get("valid_time") is not None:
-            out["validTime"] = interval(row["valid_time"])
-        if row.get("parameters") is not None:
-            out["parameters"] = row["parameters"]
-        return out
+        # The one Observation renderer, shared with the MQTT publisher (sta_mqtt).
+        return observation_properties(
+            slot=row.get("slot"),
+            phenomenon_time=row["phenomenon_time"],
+            phenomenon_end=row.get("phenomenon_end"),
+            result_time=row["result_time"] if isinstance(row["result_time"], datetime) else None,
+            result=row["result"],
+            result_quality=row.get("result_quality"),
+            valid_time=_span(row.get("valid_time")),
+            parameters=row.get("parameters"),
+        )
     raise AssertionError(name)
 
 

@@ -23,15 +23,14 @@ from api.sta.paths import Segment, UnknownPath, parse_path
 from api.sta.render import (
     Links,
     csv_body,
-    dumps,
     entity_json,
     geojson_body,
-    iso_text,
     point,
     properties_of,
 )
 from config.services import ApiSettings
 from models.sensorthings.mapping import CONFORMANCE, ENTITY_SETS
+from models.sensorthings.observation import dumps, iso_text
 from models.sensorthings.odata import (
     Expand,
     NotImplementedQuery,

@@ -1,0 +1,1 @@
+"""The SensorThings MQTT extension (receive updates): the platform publisher."""
