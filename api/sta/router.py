@@ -30,7 +30,7 @@ from api.sta.render import (
 )
 from config.services import ApiSettings
 from models.sensorthings.mapping import CONFORMANCE, ENTITY_SETS
-from models.sensorthings.observation import dumps, iso_text
+from models.sensorthings.observation import FACADE_PATH, dumps, iso_text
 from models.sensorthings.odata import (
     Expand,
     NotImplementedQuery,
@@ -43,7 +43,7 @@ from storage.queries.sta_entities import SETS, EntitySet
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/sta/v1.1"
+PREFIX = FACADE_PATH
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 READ_OPTIONS = frozenset({"$filter", "$orderby", "$select", "$expand", "$top", "$skip", "$count"})

@@ -127,12 +127,14 @@ ENTITY_SETS: tuple[str, ...] = (
     "FeaturesOfInterest",
 )
 STA = "http://www.opengis.net/spec/iot_sensing/1.1/req/"
-# Only what is implemented: read-only (no create-update-delete), no MQTT yet.
+# Only what is implemented: read-only (no create-update-delete); MQTT receive
+# updates of Observations (sta_mqtt), no MQTT create.
 CONFORMANCE: tuple[str, ...] = (
     STA + "datamodel",
     STA + "resource-path/resource-path-to-entities",
     STA + "request-data",
     STA + "data-array/data-array",
+    STA + "receive-updates-via-mqtt/receive-updates",
     "https://fraunhoferiosb.github.io/FROST-Server/extensions/ResultFormatCSV.html",
     "https://fraunhoferiosb.github.io/FROST-Server/extensions/ResultFormatGeoJSON.html",
 )

@@ -42,8 +42,9 @@ def test_the_service_root_lists_every_set_with_absolute_urls(client: httpx.Clien
         assert entry["url"] == f"{base(client)}/sta/v1.1/{entry['name']}"
     conformance = root["serverSettings"]["conformance"]
     assert conformance == list(CONFORMANCE)
-    # Read-only and without the MQTT extension: neither is claimed.
-    assert not any("create-update-delete" in c or "mqtt" in c.lower() for c in conformance)
+    # Read-only: no create (over HTTP or MQTT) is claimed; receive updates (sta_mqtt) is.
+    assert not any("create-update-delete" in c or "create-via-mqtt" in c for c in conformance)
+    assert any(c.endswith("/receive-updates-via-mqtt/receive-updates") for c in conformance)
 
 
 def test_things_are_poles_with_registry_properties(client: httpx.Client, fleet: Fleet) -> None:
