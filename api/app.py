@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.responses import Response
 
-from api import http_limits, problems
+from api import http_limits, problems, web
 from api.deps import ApiState
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.params import TimeZones
@@ -28,6 +28,7 @@ from api.routes import (
     air_quality_statistics,
     ev,
     latest,
+    map,
     ops,
     pole_health,
     poles,
@@ -67,7 +68,7 @@ def _configure_connection(conn: psycopg.Connection[Any]) -> None:
 
 ROUTERS = (
     poles, latest, series, aggregates, ev, wifi, air_quality, air_quality_statistics,
-    pole_health, admin, ops,
+    pole_health, map, admin, ops,
 )  # fmt: skip
 
 
@@ -95,12 +96,16 @@ def create_app(settings: ApiSettings, *, response_cache: ResponseCache | None = 
         ),
         license_info={"name": settings.data_license, "url": settings.data_license_url},
         lifespan=_lifespan(state),
+        # Served by api/web.py from the built assets instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.api = state
     app.state.metrics = metrics
     _install_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    web.install(app, state)
     _install_middleware(app, settings, metrics, response_cache)
     return app
 

@@ -1,0 +1,55 @@
+"""Browser tests: one headless Chromium per session, one test city (known poles and
+readings, the API with the simulated city's district outlines) per module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+
+from tests.conftest import TEMPLATE_DB
+from tests.support.services import PostgresServer, create_database
+from tests.support.web import (
+    TestCity,
+    chromium,
+    chromium_available,
+    have_web_build,
+    seed_city,
+    serving,
+)
+
+pytestmark = pytest.mark.skipif(
+    not chromium_available(), reason="needs /usr/bin/chromium (scripts/bootstrap --tests)"
+)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not chromium_available():
+        pytest.skip("needs /usr/bin/chromium (scripts/bootstrap --tests installs it)")
+    if not have_web_build():
+        pytest.fail("web/dist is not built: run scripts/build-web (scripts/bootstrap does)")
+    with chromium() as (_, browser):
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def seeded(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> TestCity:
+    url = create_database(postgres, f"web_{id(tmp_path_factory)}_{_count()}", template=TEMPLATE_DB)
+    return seed_city(url, Path(tmp_path_factory.mktemp("web-city")))
+
+
+@pytest.fixture(scope="module")
+def city(seeded: TestCity) -> Iterator[TestCity]:
+    """The test city served without tiles (the default: plain background, outlines)."""
+    with serving(seeded) as running:
+        yield running
+
+
+_counter = iter(range(1_000_000))
+
+
+def _count() -> int:
+    return next(_counter)
