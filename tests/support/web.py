@@ -7,6 +7,7 @@ browser code and the same data)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -44,7 +45,7 @@ def chromium_available() -> bool:
 
 
 @dataclass(frozen=True)
-class TestPole:
+class WebPole:
     pole_id: str
     district: str
     latitude: float
@@ -58,19 +59,19 @@ class TestPole:
 
 
 @dataclass
-class TestCity:
+class WebCity:
     url: str
     database_url: str
-    poles: tuple[TestPole, ...]
+    poles: tuple[WebPole, ...]
     districts_file: Path
     now: datetime
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def pole(self, pole_id: str) -> TestPole:
+    def pole(self, pole_id: str) -> WebPole:
         return next(p for p in self.poles if p.pole_id == pole_id)
 
 
-def _poles(city: City) -> tuple[TestPole, ...]:
+def _poles(city: City) -> tuple[WebPole, ...]:
     d = city.districts
     all_four = ("env", "light", "wifi", "ev")
     no_wifi = ("env", "light", "ev")
@@ -90,7 +91,7 @@ def _poles(city: City) -> tuple[TestPole, ...]:
     for number, (index, dlat, dlon, caps, pm10, extra) in enumerate(spec, start=1):
         district = d[index]
         poles.append(
-            TestPole(
+            WebPole(
                 pole_id=f"WEB-{number:03d}",
                 district=district.name,
                 latitude=round(district.latitude + dlat, 6),
@@ -103,7 +104,7 @@ def _poles(city: City) -> tuple[TestPole, ...]:
     return tuple(poles)
 
 
-def _payloads(pole: TestPole, now: datetime) -> list[tuple[Family, int | None, dict[str, Any]]]:
+def _payloads(pole: WebPole, now: datetime) -> list[tuple[Family, int | None, dict[str, Any]]]:
     out: list[tuple[Family, int | None, dict[str, Any]]] = []
     steps = HOURS_OF_DATA * 60 // INTERVAL_MIN
     for step in range(steps, -1, -1):
@@ -175,7 +176,7 @@ def _payloads(pole: TestPole, now: datetime) -> list[tuple[Family, int | None, d
     return out
 
 
-def seed_city(database_url: str, workdir: Path) -> TestCity:
+def seed_city(database_url: str, workdir: Path) -> WebCity:
     """Register the test poles and store their readings through the real writer."""
     city = City.named(DEFAULT_CITY, DEFAULT_LATITUDE, DEFAULT_LONGITUDE)
     districts_file = workdir / "districts.geojson"
@@ -216,10 +217,10 @@ def seed_city(database_url: str, workdir: Path) -> TestCity:
                     ReceivedReading(PoleTopic(pole.pole_id, family, connector), reading, arrival)
                 )
             writer.write_batch(readings, [])
-    return TestCity("", database_url, poles, districts_file, now)
+    return WebCity("", database_url, poles, districts_file, now)
 
 
-def city_settings(city: TestCity, **overrides: Any) -> ApiSettings:
+def city_settings(city: WebCity, **overrides: Any) -> ApiSettings:
     return ApiSettings(
         database_url=city.database_url,
         api_pool_size=4,
@@ -231,11 +232,10 @@ def city_settings(city: TestCity, **overrides: Any) -> ApiSettings:
 
 
 @contextmanager
-def serving(city: TestCity, **overrides: Any) -> Iterator[TestCity]:
+def serving(city: WebCity, **overrides: Any) -> Iterator[WebCity]:
     settings = city_settings(city, **overrides)
     with RunningApi(create_app(settings), settings) as running:
-        city.url = running.url
-        yield city
+        yield dataclasses.replace(city, url=running.url)
 
 
 @contextmanager
@@ -292,9 +292,29 @@ def new_page(
     return context, page, watch
 
 
-def open_map(page: Page, city: TestCity) -> None:
+def open_map(page: Page, city: WebCity) -> None:
     page.goto(f"{city.url}/map")
     page.wait_for_selector("body[data-ready='true']", timeout=20_000)
+
+
+MARKER_TOTAL_JS = """() => {
+  const clusters = [...document.querySelectorAll('.pole-cluster .cluster-count')]
+    .reduce((sum, el) => sum + Number(el.dataset.count), 0);
+  return clusters + document.querySelectorAll('.pole-marker').length;
+}"""
+
+
+def marker_total(page: Page) -> int:
+    """Poles on the map: single markers plus the counts of the clusters, once the
+    cluster animation has settled (two equal readings 150 ms apart)."""
+    previous = -1
+    for _ in range(40):
+        total = int(page.evaluate(MARKER_TOTAL_JS))
+        if total == previous:
+            return total
+        previous = total
+        page.wait_for_timeout(150)
+    return previous
 
 
 def axe_source() -> str:

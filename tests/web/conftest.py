@@ -12,7 +12,7 @@ from playwright.sync_api import Browser
 from tests.conftest import TEMPLATE_DB
 from tests.support.services import PostgresServer, create_database
 from tests.support.web import (
-    TestCity,
+    WebCity,
     chromium,
     chromium_available,
     have_web_build,
@@ -36,13 +36,13 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def seeded(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> TestCity:
+def seeded(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> WebCity:
     url = create_database(postgres, f"web_{id(tmp_path_factory)}_{_count()}", template=TEMPLATE_DB)
     return seed_city(url, Path(tmp_path_factory.mktemp("web-city")))
 
 
 @pytest.fixture(scope="module")
-def city(seeded: TestCity) -> Iterator[TestCity]:
+def city(seeded: WebCity) -> Iterator[WebCity]:
     """The test city served without tiles (the default: plain background, outlines)."""
     with serving(seeded) as running:
         yield running

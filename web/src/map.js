@@ -201,6 +201,8 @@ function buildMap() {
     if (event.originalEvent && event.originalEvent.key === "Enter") event.layer.zoomToBounds();
   });
   cluster.on("animationend", labelClusters);
+  // For the browser tests and the screenshot command (tests/support/web.py).
+  window.smartpoleMap = map;
   map.on("zoomend moveend", labelClusters);
   map.addLayer(cluster);
 }
