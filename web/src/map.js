@@ -347,9 +347,25 @@ function metricSpec(family, metric) {
   return (CONFIG.metrics[family] || []).find((m) => m.metric === metric);
 }
 
+// A dimensionless fraction ("1") is shown as a bare number.
+const shownUnit = (unit) => (unit && unit !== "1" ? ` ${unit}` : "");
+// State fields shown beside the measurements (their words are the vocabulary's).
+const STATE_FIELDS = { light: ["lamp_status", "power_state"], wifi: ["status"] };
+
 function readingRows(family, reading) {
   if (!reading) return [];
-  return (CONFIG.metrics[family] || [])
+  const states = (STATE_FIELDS[family] || [])
+    .filter((name) => reading[name] !== undefined && reading[name] !== null)
+    .map((name) =>
+      h(
+        "tr",
+        { "data-family": family, "data-state": name },
+        h("th", { scope: "row" }, `${t(`layer_${family === "light" ? "lamps" : family}`)}: ${name}`),
+        h("td", null, String(reading[name])),
+        h("td", null, h("time", { datetime: reading.observed_at }, formatTime(reading.observed_at))),
+      ),
+    );
+  const measured = (CONFIG.metrics[family] || [])
     .filter((m) => reading[m.metric] !== undefined)
     .map((m) =>
       h(
@@ -359,11 +375,12 @@ function readingRows(family, reading) {
         h(
           "td",
           { class: "value", "data-value": reading[m.metric] === null ? "" : reading[m.metric] },
-          `${formatNumber(reading[m.metric])}${m.unit && reading[m.metric] !== null ? ` ${m.unit}` : ""}`,
+          `${formatNumber(reading[m.metric])}${reading[m.metric] !== null ? shownUnit(m.unit) : ""}`,
         ),
         h("td", null, h("time", { datetime: reading.observed_at }, formatTime(reading.observed_at))),
       ),
     );
+  return [...measured, ...states];
 }
 
 function aqiSection(pole) {
@@ -461,7 +478,7 @@ async function renderPolePanel(poleId, pole) {
     "select",
     { id: "chart-metric", onchange: () => drawCharts(poleId, select.value) },
     chartChoices.map(([family, m]) =>
-      h("option", { value: `${family}/${m.metric}` }, `${m.title}${m.unit ? ` (${m.unit})` : ""}`),
+      h("option", { value: `${family}/${m.metric}` }, `${m.title}${shownUnit(m.unit) ? ` (${m.unit})` : ""}`),
     ),
   );
   const title = h("h2", { id: "panel-title", tabindex: "-1" }, `${t("pole")} ${poleId}`);
@@ -787,7 +804,7 @@ function renderLegend() {
         h("li", null, h("span", { class: "pm", style: `background:${bg};color:${fg}`, "aria-hidden": "true" }, symbol), ` ${text}`),
       ),
     ),
-    state.layer === "aqi" ? h("p", { class: "small" }, t("band_version", { version: CONFIG.aqi.version })) : null,
+    ...(state.layer === "aqi" ? [h("p", { class: "small" }, t("band_version", { version: CONFIG.aqi.version }))] : []),
   );
 }
 
