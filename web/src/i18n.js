@@ -30,7 +30,7 @@ export const MESSAGES = {
     api_json: "API (JSON)",
     api_csv: "CSV export",
     aqi_title: "European Air Quality Index",
-    aqi_unknown: "no index (too few hours)",
+    aqi_unknown: "no index yet (too few valid hours)",
     running_mean: "24-hour running mean",
     hourly_mean: "hourly mean",
     valid_hours: "valid hours",
@@ -77,6 +77,8 @@ export const MESSAGES = {
     no_districts: "No district statistics yet.",
     loading: "Loading...",
     band_version: "Bands: {version}",
+    not_equipped: "not equipped for this layer",
+    no_statistics: "no statistics yet (too little data this year)",
   },
   de: {
     title: "Smarte Masten: Live-Karte",
@@ -107,7 +109,7 @@ export const MESSAGES = {
     api_json: "API (JSON)",
     api_csv: "CSV-Export",
     aqi_title: "Europäischer Luftqualitätsindex",
-    aqi_unknown: "kein Index (zu wenige Stunden)",
+    aqi_unknown: "noch kein Index (zu wenige gültige Stunden)",
     running_mean: "gleitendes 24-Stunden-Mittel",
     hourly_mean: "Stundenmittel",
     valid_hours: "gültige Stunden",
@@ -154,6 +156,8 @@ export const MESSAGES = {
     no_districts: "Noch keine Statistik je Stadtteil.",
     loading: "Lädt...",
     band_version: "Stufen: {version}",
+    not_equipped: "für diese Ebene nicht ausgestattet",
+    no_statistics: "noch keine Statistik (zu wenige Daten in diesem Jahr)",
   },
 };
 

@@ -30,6 +30,7 @@ const STATE_STYLE = {
   defective: ["#b00020", "#fff", "!"],
   day_burner: ["#f5a623", "#000", "D"],
   none: ["#e0e0e0", "#000", "·"],
+  unknown: ["#e0e0e0", "#000", "?"],
 };
 
 const state = {
@@ -106,10 +107,10 @@ function textColourOn(hex) {
 // --- what a marker shows in each layer ---------------------------------------------
 function markerLook(pole) {
   const has = (pole.capabilities || []).includes(LAYER_CAPABILITY[state.layer]);
-  if (!has) return { style: STATE_STYLE.none, label: "", key: "none" };
+  if (!has) return { style: STATE_STYLE.none, label: t("not_equipped"), key: "none" };
   if (state.layer === "aqi") {
     const level = pole.aqi ? pole.aqi.band : null;
-    if (!level) return { style: STATE_STYLE.none, label: t("aqi_unknown"), key: "aqi-none" };
+    if (!level) return { style: STATE_STYLE.unknown, label: `${t("layer_aqi")}: ${t("aqi_unknown")}`, key: "aqi-none" };
     const colour = bands.get(level).colour;
     return {
       style: [colour, textColourOn(colour), String(level)],
@@ -632,6 +633,7 @@ async function openDistricts(trigger) {
         null,
         h("caption", null, t("today")),
         h("tr", null, h("th", { scope: "col" }, t("statistic")), h("th", { scope: "col" }, t("value")), h("th", { scope: "col" }, t("limit"))),
+        (today[name] || []).length ? null : h("tr", null, h("td", { colspan: "3" }, t("no_data"))),
         (today[name] || []).map((row) =>
           h(
             "tr",
@@ -647,6 +649,7 @@ async function openDistricts(trigger) {
         null,
         h("caption", null, t("this_year", { year })),
         h("tr", null, h("th", { scope: "col" }, t("statistic")), h("th", { scope: "col" }, t("worst")), h("th", { scope: "col" }, t("limit")), h("th", { scope: "col" }, t("verdict"))),
+        stats.length ? null : h("tr", null, h("td", { colspan: "4" }, t("no_statistics"))),
         stats.map((s) =>
           h(
             "tr",
@@ -780,6 +783,7 @@ function renderLegend() {
   let entries;
   if (state.layer === "aqi") {
     entries = CONFIG.aqi.bands.map((b) => [b.colour, textColourOn(b.colour), String(b.level), bandLabel(b.level)]);
+    entries.push([...STATE_STYLE.unknown, t("aqi_unknown")]);
   } else if (state.layer === "ev") {
     entries = ["free", "charging", "faulted", "unavailable"].map((k) => [...STATE_STYLE[k], t(`ev_${k}`)]);
   } else if (state.layer === "wifi") {
@@ -795,6 +799,7 @@ function renderLegend() {
       [...STATE_STYLE.day_burner, t("lamp_day_burner")],
     ];
   }
+  entries.push([...STATE_STYLE.none, t("not_equipped")]);
   legend.replaceChildren(
     h("h2", null, t("legend")),
     h(
