@@ -130,6 +130,10 @@ def map_config(state: ApiState, now: datetime) -> dict[str, Any]:
             "free": [s.value for s in FREE_STATUSES],
             "charging": [s.value for s in CHARGING_STATUSES],
         },
+        # After a live event the page refetches the pole's state; an answer the response
+        # cache computed just before the event can be served for up to two TTLs (fresh,
+        # then stale while it is recomputed): wait that long.
+        "live": {"refetch_delay_ms": int(2 * settings.api_cache_ttl_s * 1000) + 300},
     }
 
 

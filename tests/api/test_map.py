@@ -263,3 +263,17 @@ def test_pages_say_when_the_assets_are_not_built(tmp_path: Path, database_url: s
         response = httpx.get(f"{running.url}/map")
     assert response.status_code == 503
     assert "scripts/build-web" in response.json()["detail"]
+
+
+def test_the_page_restates_no_band_of_the_catalogue() -> None:
+    """The bands reach the page through /v1/map/config only."""
+    sources = "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in (Path(__file__).resolve().parents[2] / "web" / "src").glob("*.js")
+    )
+    for band in EAQI_BANDS:
+        assert band.colour.lower() not in sources.lower(), band
+        assert band.label_en not in sources and band.label_de not in sources, band
+    for spec in EAQI_POLLUTANTS:
+        bounds = r"\D{1,6}".join(re.escape(f"{b:g}") for b in spec.upper_bounds[:3])
+        assert not re.search(bounds, sources), spec

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -190,6 +191,27 @@ def test_district_view_compares_with_the_eu_limits(page: tuple[Page, Any], city:
     assert {p.district for p in city.poles} <= names
     text = browser_page.inner_text("#panel")
     assert "µg/m³" in text and "EU limit" in text
+
+
+HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">"</script><b>bold</b>'
+
+
+def test_names_from_the_registry_are_text_not_markup(browser: Browser, city: WebCity) -> None:
+    with psycopg.connect(city.database_url, autocommit=True) as conn:
+        conn.execute("UPDATE poles SET name = %s WHERE pole_id = 'WEB-003'", (HOSTILE_NAME,))
+    context, browser_page, _ = new_page(browser)
+    try:
+        open_map(browser_page, city)
+        browser_page.click("#pole-list-section summary")
+        browser_page.click("#pole-list button[data-pole-id='WEB-003']")
+        browser_page.wait_for_selector("#latest-table")
+        assert HOSTILE_NAME in browser_page.inner_text("#panel .pole-meta")
+        assert browser_page.query_selector("#panel img, #panel b") is None
+        assert browser_page.evaluate("typeof window.__pwned") == "undefined"
+    finally:
+        context.close()
+        with psycopg.connect(city.database_url, autocommit=True) as conn:
+            conn.execute("UPDATE poles SET name = 'Altstadt 3' WHERE pole_id = 'WEB-003'")
 
 
 def _axe(browser_page: Page) -> list[dict[str, Any]]:

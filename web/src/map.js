@@ -826,14 +826,14 @@ function setLive(status) {
 
 function queueRefresh(poleIds) {
   for (const id of poleIds) pending.add(id);
-  if (flushTimer === null) flushTimer = setTimeout(flushRefresh, 250);
+  if (flushTimer === null) flushTimer = setTimeout(flushRefresh, CONFIG.live.refetch_delay_ms);
 }
 
 async function flushRefresh() {
   flushTimer = null;
   const ids = [...pending].slice(0, 100);
   for (const id of ids) pending.delete(id);
-  if (pending.size) flushTimer = setTimeout(flushRefresh, 250);
+  if (pending.size) flushTimer = setTimeout(flushRefresh, CONFIG.live.refetch_delay_ms);
   if (!ids.length) return;
   let page;
   try {
