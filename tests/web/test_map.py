@@ -230,11 +230,20 @@ def test_accessibility_has_no_serious_violations(page: tuple[Page, Any], city: W
     browser_page.click("#pole-list button[data-pole-id='WEB-002']")
     browser_page.wait_for_selector("#latest-table")
     assert _axe(browser_page) == []
-    # Keyboard: the panel's close button returns focus.
-    browser_page.keyboard.press("Tab")
+    # Keyboard: the close button closes the panel; a marker opens its pole with Enter.
     browser_page.focus("#panel .close")
     browser_page.keyboard.press("Enter")
     assert browser_page.is_hidden("#panel")
+    single = browser_page.locator(".pole-marker[data-pole-id]").first
+    pole_id = single.get_attribute("data-pole-id")
+    single.focus()
+    browser_page.keyboard.press("Enter")
+    expect(browser_page.locator("#panel-title")).to_contain_text(pole_id or "?")
+    browser_page.wait_for_selector("#latest-table")
+    # Escape closes it again and gives the focus back to the marker.
+    browser_page.keyboard.press("Escape")
+    assert browser_page.is_hidden("#panel")
+    assert browser_page.evaluate("document.activeElement.dataset.poleId") == pole_id
 
 
 @pytest.mark.parametrize(

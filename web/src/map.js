@@ -222,6 +222,30 @@ function markerIcon(look) {
   return L.divIcon({ className: `pole-marker look-${look.key}`, html: span, iconSize: [28, 28] });
 }
 
+function markerLabel(pole, look) {
+  return `${t("pole")} ${pole.pole_id}${pole.name ? ` (${pole.name})` : ""}${
+    look.label ? `. ${look.label}` : ""
+  }`;
+}
+
+// The icon element of a marker (made anew by Leaflet on setIcon and on each add): its
+// name for screen readers, and Enter / Space to open the pole.
+function decorate(marker, poleId, label) {
+  const el = marker.getElement();
+  if (!el) return;
+  el.dataset.poleId = poleId;
+  el.setAttribute("aria-label", label);
+  el.setAttribute("role", "button");
+  if (el.dataset.keys) return;
+  el.dataset.keys = "1";
+  el.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      openPole(poleId, marker);
+    }
+  });
+}
+
 function renderMarkers() {
   cluster.clearLayers();
   state.markers.clear();
@@ -234,15 +258,8 @@ function renderMarkers() {
       keyboard: true,
       title: pole.name || pole.pole_id,
     });
-    const label = `${t("pole")} ${pole.pole_id}${pole.name ? ` (${pole.name})` : ""}${
-      look.label ? `. ${look.label}` : ""
-    }`;
-    marker.on("add", () => {
-      const el = marker.getElement();
-      if (!el) return;
-      el.dataset.poleId = pole.pole_id;
-      el.setAttribute("aria-label", label);
-    });
+    const label = markerLabel(pole, look);
+    marker.on("add", () => decorate(marker, pole.pole_id, label));
     marker.on("click", () => openPole(pole.pole_id, marker));
     state.markers.set(pole.pole_id, marker);
     markers.push(marker);
@@ -260,11 +277,7 @@ function updatePoleMarker(pole) {
     return;
   }
   marker.setIcon(markerIcon(markerLook(pole)));
-  const el = marker.getElement();
-  if (el) {
-    el.dataset.poleId = pole.pole_id;
-    el.setAttribute("aria-label", `${t("pole")} ${pole.pole_id}. ${markerLook(pole).label}`);
-  }
+  decorate(marker, pole.pole_id, markerLabel(pole, markerLook(pole)));
   renderPoleList();
 }
 
@@ -518,9 +531,9 @@ async function renderPolePanel(poleId, pole) {
           { class: "charts", "aria-labelledby": "charts-h" },
           h("h3", { id: "charts-h" }, h("label", { for: "chart-metric" }, t("chart_metric")), " ", select),
           h("h4", null, t("last_24h")),
-          h("div", { id: "chart-24h", class: "chart", role: "img" }),
+          h("div", { id: "chart-24h", class: "chart", role: "img", "aria-label": `${t("last_24h")}: ${t("loading")}` }),
           h("h4", null, t("last_7d")),
-          h("div", { id: "chart-7d", class: "chart", role: "img" }),
+          h("div", { id: "chart-7d", class: "chart", role: "img", "aria-label": `${t("last_7d")}: ${t("loading")}` }),
           h("p", { id: "chart-links", class: "links" }),
         )
       : null,
@@ -1000,6 +1013,10 @@ function relabel() {
   if (panelWasOpen) openPole(panelWasOpen, state.markers.get(panelWasOpen));
   else if (districtsWereOpen) openDistricts(document.getElementById("districts"));
 }
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !panel().hidden) closePanel();
+});
 
 async function start() {
   buildPage();
