@@ -221,14 +221,16 @@ def seed_city(database_url: str, workdir: Path) -> WebCity:
 
 
 def city_settings(city: WebCity, **overrides: Any) -> ApiSettings:
-    return ApiSettings(
-        database_url=city.database_url,
-        api_pool_size=4,
-        api_cache_ttl_s=0,
-        api_rate_limit_per_s=0,
-        district_boundaries=city.districts_file,
-        **overrides,
-    )
+    """The API of the test city: no response cache unless a test turns it on (every
+    read sees what the test just wrote), no rate limit (one browser, many requests)."""
+    settings: dict[str, Any] = {
+        "database_url": city.database_url,
+        "api_pool_size": 4,
+        "api_cache_ttl_s": 0,
+        "api_rate_limit_per_s": 0,
+        "district_boundaries": city.districts_file,
+    }
+    return ApiSettings(**{**settings, **overrides})
 
 
 @contextmanager
