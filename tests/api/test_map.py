@@ -208,12 +208,15 @@ def test_district_outlines_are_the_configured_ones(tmp_path: Path, database_url:
     path.write_text(json.dumps(outline), encoding="utf-8")
     settings = ApiSettings(database_url=database_url, district_boundaries=path, api_pool_size=2)
     with run_api(settings) as running:
-        got = httpx.get(f"{running.url}/v1/map/districts.geojson").json()
+        got = httpx.get(f"{running.url}/v1/map/districts.geojson", timeout=30).json()
         none = ApiSettings(database_url=database_url, api_pool_size=2)
     assert [f["properties"]["name"] for f in got["features"]] == ["Mitte"]
     assert got["features"][0]["geometry"]["type"] == "Polygon"
     with run_api(none) as running:
-        assert httpx.get(f"{running.url}/v1/map/districts.geojson").json()["features"] == []
+        assert (
+            httpx.get(f"{running.url}/v1/map/districts.geojson", timeout=30).json()["features"]
+            == []
+        )
 
 
 needs_build = pytest.mark.skipif(not have_web_build(), reason="web/dist not built")
@@ -260,7 +263,7 @@ def test_static_serves_nothing_but_assets(client: httpx.Client, path: str) -> No
 def test_pages_say_when_the_assets_are_not_built(tmp_path: Path, database_url: str) -> None:
     settings = ApiSettings(database_url=database_url, api_web_dir=tmp_path, api_pool_size=2)
     with run_api(settings) as running:
-        response = httpx.get(f"{running.url}/map")
+        response = httpx.get(f"{running.url}/map", timeout=30)
     assert response.status_code == 503
     assert "scripts/build-web" in response.json()["detail"]
 

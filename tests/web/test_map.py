@@ -62,7 +62,7 @@ def test_pole_panel_shows_the_latest_values_of_the_api(
     browser_page.click("#pole-list-section summary")
     browser_page.click(f"#pole-list button[data-pole-id='{pole_id}']")
     browser_page.wait_for_selector("#latest-table")
-    latest = httpx.get(f"{city.url}/v1/poles/{pole_id}/latest").json()
+    latest = httpx.get(f"{city.url}/v1/poles/{pole_id}/latest", timeout=30).json()
     shown: dict[tuple[str, str], str] = {}
     for row in browser_page.query_selector_all("#latest-table tr[data-metric]"):
         cell = row.query_selector("td.value")
@@ -70,7 +70,7 @@ def test_pole_panel_shows_the_latest_values_of_the_api(
         shown[(row.get_attribute("data-family") or "", row.get_attribute("data-metric") or "")] = (
             cell.get_attribute("data-value") or ""
         )
-    config = httpx.get(f"{city.url}/v1/map/config").json()
+    config = httpx.get(f"{city.url}/v1/map/config", timeout=30).json()
     expected = {
         (family, m["metric"]): latest[family][m["metric"]]
         for family in ("env", "light", "wifi")
@@ -154,7 +154,9 @@ def test_without_tiles_the_district_outlines_are_drawn(browser: Browser, seeded:
         context, browser_page, watch = new_page(browser)
         try:
             open_map(browser_page, city)
-            outlines = httpx.get(f"{city.url}/v1/map/districts.geojson").json()["features"]
+            outlines = httpx.get(f"{city.url}/v1/map/districts.geojson", timeout=30).json()[
+                "features"
+            ]
             assert outlines
             browser_page.wait_for_selector("path.leaflet-interactive, svg path")
             assert browser_page.locator(".leaflet-overlay-pane svg path").count() == len(outlines)

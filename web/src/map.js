@@ -191,9 +191,15 @@ function buildMap() {
     maxClusterRadius: 50,
     iconCreateFunction(group) {
       const n = group.getChildCount();
+      // The ring shows the most telling member: the worst air, a free charger, a hotspot
+      // down, a defective lamp; its words go into the cluster's name.
+      const looks = group.getAllChildMarkers().map((m) => m.options.look).filter(Boolean);
+      const top = looks.reduce((a, b) => (lookRank(b) > lookRank(a) ? b : a), looks[0]);
+      const ring = top && lookRank(top) > 0 ? top.style[0] : "#ffffff";
+      const summary = top && lookRank(top) > 0 ? top.label : "";
       return L.divIcon({
         className: "pole-cluster",
-        html: `<span class="cluster-count" data-count="${n}">${n}</span>`,
+        html: `<span class="cluster-count" data-count="${n}" data-summary="${escapeAttr(summary)}" style="box-shadow: 0 0 0 4px ${ring}, 0 0 0 5px #1f3a5f">${n}</span>`,
         iconSize: [36, 36],
       });
     },
@@ -208,11 +214,30 @@ function buildMap() {
   map.addLayer(cluster);
 }
 
+// Which look a cluster shows (higher wins).
+const RANKS = {
+  ev: { free: 4, charging: 3, faulted: 2, unavailable: 1 },
+  wifi: { down: 2, up: 1 },
+  lamp: { defective: 4, day_burner: 3, on: 2, ok: 1 },
+};
+function lookRank(look) {
+  const [layer, value] = look.key.split("-");
+  if (layer === "aqi") return Number(value) || 0;
+  return (RANKS[layer] || {})[value] || 0;
+}
+
+function escapeAttr(text) {
+  return String(text).replace(/[&"<>]/g, (c) => ({ "&": "&amp;", '"': "&quot;", "<": "&lt;", ">": "&gt;" })[c]);
+}
+
 function labelClusters() {
-  // Text alternative for cluster icons: "12 poles".
+  // Text alternative for cluster icons: "12 poles", and what its ring shows.
   for (const el of document.querySelectorAll(".pole-cluster")) {
     const count = el.querySelector(".cluster-count");
-    if (count) el.setAttribute("aria-label", t("poles_shown", { n: count.dataset.count }));
+    if (!count) continue;
+    const summary = count.dataset.summary ? `. ${count.dataset.summary}` : "";
+    el.setAttribute("aria-label", `${t("poles_shown", { n: count.dataset.count })}${summary}`);
+    el.setAttribute("role", "button");
   }
 }
 
@@ -257,6 +282,7 @@ function renderMarkers() {
       icon: markerIcon(look),
       keyboard: true,
       title: pole.name || pole.pole_id,
+      look,
     });
     const label = markerLabel(pole, look);
     marker.on("add", () => decorate(marker, pole.pole_id, label));
@@ -276,8 +302,11 @@ function updatePoleMarker(pole) {
     renderMarkers();
     return;
   }
-  marker.setIcon(markerIcon(markerLook(pole)));
-  decorate(marker, pole.pole_id, markerLabel(pole, markerLook(pole)));
+  const look = markerLook(pole);
+  marker.options.look = look;
+  marker.setIcon(markerIcon(look));
+  decorate(marker, pole.pole_id, markerLabel(pole, look));
+  cluster.refreshClusters(marker);
   renderPoleList();
 }
 
