@@ -23,6 +23,7 @@ from api.rate_limit import EXEMPT_PATHS, RateLimitMiddleware, SharedBuckets
 from api.response_cache import ResponseCache, ResponseCacheMiddleware
 from api.routes import (
     admin,
+    admin_quarantine,
     aggregates,
     air_quality,
     air_quality_statistics,
@@ -68,7 +69,7 @@ def _configure_connection(conn: psycopg.Connection[Any]) -> None:
 
 ROUTERS = (
     poles, latest, series, aggregates, ev, wifi, air_quality, air_quality_statistics,
-    pole_health, map, admin, ops,
+    pole_health, map, admin, admin_quarantine, ops,
 )  # fmt: skip
 
 

@@ -122,6 +122,40 @@ class IngestSettings(DatabaseSettings, MqttSettings, DecodeLimitSettings):
         "stored, for the SensorThings MQTT publisher and the live stream to follow and "
         "resume from); ingest workers delete older ones about once a minute.",
     )
+    quarantine_retention_days: int = Field(
+        default=30,
+        ge=0,
+        description="Quarantine rows first received longer ago than this are deleted by the "
+        "ingest workers (about once a minute); 0 keeps them until purged "
+        "(`smartpole quarantine purge`).",
+    )
+    quarantine_max_rows: int = Field(
+        default=1_000_000,
+        ge=0,
+        description="Most quarantine rows kept: beyond it ingest deletes the oldest, so a pole "
+        "sending garbage cannot fill the disk (each row holds at most one payload, up to "
+        "SMARTPOLE_INGEST_MAX_PAYLOAD_BYTES); 0: no cap.",
+    )
+    ingest_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port this ingest worker serves Prometheus metrics on (GET /metrics); 0: "
+        "none. Each worker on one host needs its own port (one variable per process; `smartpole "
+        "up` picks free ones and prints them; in compose each replica has its own address).",
+    )
+    ingest_metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the ingest metrics server listens on (0.0.0.0 in a container, "
+        "so Prometheus can scrape it).",
+    )
+    database_disk_capacity_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="Size of the disk (volume) the database lives on: ingest exports it "
+        "(smartpole_database_disk_capacity_bytes) next to the database's own size, and the "
+        "shipped Prometheus rules alert above 80 % of it; 0: unknown (that alert stays off).",
+    )
     ingest_mqtt_reader: Literal["bulk", "paho"] = Field(
         default="bulk",
         description="bulk: read QoS 0/1 PUBLISH packets straight from the receive buffer "
@@ -131,7 +165,7 @@ class IngestSettings(DatabaseSettings, MqttSettings, DecodeLimitSettings):
     )
 
 
-class ApiSettings(DatabaseSettings, LocalTimeSettings, CityAreaSettings):
+class ApiSettings(DatabaseSettings, LocalTimeSettings, CityAreaSettings, DecodeLimitSettings):
     """`smartpole api`: the open-data REST API."""
 
     used_by: ClassVar[str] = "api"
@@ -326,6 +360,13 @@ def trusted_proxies(value: str) -> list[str]:
     return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
+class QuarantineSettings(DatabaseSettings, DecodeLimitSettings):
+    """`smartpole quarantine list|show|replay|purge`: replay validates with the limits
+    ingest uses."""
+
+    used_by: ClassVar[str] = "quarantine"
+
+
 class InventorySettings(DatabaseSettings, CityAreaSettings):
     """`smartpole poles import|export|decommission|history`: the pole inventory."""
 
@@ -473,6 +514,7 @@ SERVICE_SETTINGS: tuple[type[ServiceSettings], ...] = (
     IngestSettings,
     ApiSettings,
     InventorySettings,
+    QuarantineSettings,
     SimulatorSettings,
     BrokerAdminSettings,
     PoleRetirementSettings,

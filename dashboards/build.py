@@ -13,7 +13,15 @@ from typing import Any
 from grafana_foundation_sdk.builders import dashboard as dashboard_builders
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards.boards import environment, ev, lighting, overview, pole_detail, wifi
+from dashboards.boards import (
+    environment,
+    ev,
+    lighting,
+    operations,
+    overview,
+    pole_detail,
+    wifi,
+)
 from dashboards.boards.common import DEFAULT_TIMEZONE, BuiltDashboard
 
 BUILDERS: tuple[Callable[[str], BuiltDashboard], ...] = (
@@ -23,6 +31,7 @@ BUILDERS: tuple[Callable[[str], BuiltDashboard], ...] = (
     wifi.build,
     lighting.build,
     pole_detail.build,
+    operations.build,
 )
 
 

@@ -23,6 +23,11 @@ from dashboards import alerts
 from dashboards.boards.common import DEFAULT_TIMEZONE
 from dashboards.build import all_dashboards, render_json
 from dashboards.panels import FOLDER_TITLE, FOLDER_UID
+from dashboards.promql import (
+    PROMETHEUS_DATASOURCE_NAME,
+    PROMETHEUS_DATASOURCE_UID,
+    PROMETHEUS_PLUGIN_ID,
+)
 from dashboards.sql import DATASOURCE_NAME, DATASOURCE_UID, POSTGRES_PLUGIN_ID
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -66,6 +71,20 @@ def datasource_definition(
     }
 
 
+def prometheus_datasource_definition(url: str) -> dict[str, Any]:
+    """The Prometheus datasource of the Operations dashboard."""
+    return {
+        "name": PROMETHEUS_DATASOURCE_NAME,
+        "uid": PROMETHEUS_DATASOURCE_UID,
+        "type": PROMETHEUS_PLUGIN_ID,
+        "access": "proxy",
+        "url": url,
+        "isDefault": False,
+        "editable": False,
+        "jsonData": {"timeInterval": "15s", "httpMethod": "POST"},
+    }
+
+
 def datasource_provisioning(timescaledb: bool = True) -> dict[str, Any]:
     return {
         "apiVersion": 1,
@@ -77,7 +96,8 @@ def datasource_provisioning(timescaledb: bool = True) -> dict[str, Any]:
                 password="${SMARTPOLE_GRAFANA_DB_PASSWORD}",  # noqa: S106 - a placeholder
                 sslmode="${SMARTPOLE_GRAFANA_DB_SSLMODE}",
                 timescaledb=timescaledb,
-            )
+            ),
+            prometheus_datasource_definition("${SMARTPOLE_GRAFANA_PROMETHEUS_URL}"),
         ],
     }
 

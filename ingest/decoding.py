@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ingest.inbox import InboundMessage
-from models.wire import DecodedMessage, DecodeLimits, Rejection, decode_message
+from models.wire import DecodedMessage, DecodeLimits, RejectionKind, decode_message, kept_prefix
 from storage.writer import ReceivedReading, ReceivedRejection
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,8 @@ def decode_batch(messages: Sequence[InboundMessage], limits: DecodeLimits) -> De
         except Exception as exc:  # a decoder bug must cost one message, not the worker
             log.exception("could not decode a message on %r", message.topic[:200])
             reason = f"internal error while decoding: {type(exc).__name__}"
-            decoded = DecodedMessage(None, rejections=[Rejection(reason, message.payload[:4096])])
+            rejection = kept_prefix(reason, message.payload, RejectionKind.INTERNAL_ERROR)
+            decoded = DecodedMessage(None, rejections=[rejection])
         if decoded.topic is not None:
             batch.readings.extend(
                 ReceivedReading(decoded.topic, reading, received_at) for reading in decoded.readings

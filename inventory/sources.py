@@ -125,7 +125,10 @@ class CsvSource:
         if delimiter is not None and delimiter not in DELIMITERS:
             raise FileError(None, "the delimiter must be ';', ',' or a tab")
         self.delimiter = delimiter or _detect_delimiter(first)
-        header = next(csv.reader([first], delimiter=self.delimiter, strict=True), [])
+        try:
+            header = next(csv.reader([first], delimiter=self.delimiter, strict=True), [])
+        except csv.Error as exc:  # e.g. a quote inside an unquoted name
+            raise FileError(1, f"the header is not readable as CSV: {exc}") from None
         names = [name.strip() for name in header]
         while names and not names[-1]:
             names.pop()  # Excel writes a delimiter at the end of every line

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -22,15 +23,45 @@ from models.topics import PoleTopic, TopicError
 
 DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_REASON_CHARS = 1000
+# What the quarantine keeps of a payload it cannot keep whole (too large, or on
+# a topic that is not ours).
+KEPT_PREFIX_BYTES = 4096
+
+
+class RejectionKind(StrEnum):
+    """Why a message was quarantined, as a closed vocabulary: the quarantine's
+    `reason_kind`, the `--reason` of `smartpole quarantine`, the label of the
+    ingest metric. The `reason` text says the details."""
+
+    TOPIC = "topic"  # not a topic of the v1 contract
+    TOO_LARGE = "too_large"  # over SMARTPOLE_INGEST_MAX_PAYLOAD_BYTES: first 4 KiB kept
+    MALFORMED_JSON = "malformed_json"
+    NOT_A_READING = "not_a_reading"  # JSON, but not an object or an array of objects
+    INVALID_READING = "invalid_reading"  # an object the family's model refuses
+    DECOMMISSIONED = "decommissioned"  # a retired pole's reading
+    STORAGE_REFUSED = "storage_refused"  # valid, but the database refused it
+    INTERNAL_ERROR = "internal_error"  # a decoder bug
 
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """Why (part of) a message was refused. `item_index` is the array position."""
+    """Why (part of) a message was refused. `item_index` is the array position;
+    `truncated`: `raw` is only the first KEPT_PREFIX_BYTES of the payload, so it
+    can never be replayed."""
 
     reason: str
     raw: bytes
     item_index: int | None = None
+    kind: RejectionKind = RejectionKind.INVALID_READING
+    truncated: bool = False
+
+
+def kept_prefix(
+    reason: str, payload: bytes, kind: RejectionKind, item_index: int | None = None
+) -> Rejection:
+    """A rejection that keeps at most the first KEPT_PREFIX_BYTES of `payload`."""
+    truncated = len(payload) > KEPT_PREFIX_BYTES
+    return Rejection(reason, payload[:KEPT_PREFIX_BYTES], item_index, kind, truncated)
 
 
 @dataclass(slots=True)
@@ -53,19 +84,24 @@ def decode_message(
     try:
         pole_topic = _parse_topic(topic)
     except TopicError as exc:
-        return DecodedMessage(None, rejections=[Rejection(f"topic: {exc}", payload[:4096])])
+        rejection = kept_prefix(f"topic: {exc}", payload, RejectionKind.TOPIC)
+        return DecodedMessage(None, rejections=[rejection])
 
     if len(payload) > limits.max_payload_bytes:
         reason = (
             f"payload too large: {len(payload)} bytes (limit {limits.max_payload_bytes}); "
-            "first 4096 bytes kept"
+            f"first {KEPT_PREFIX_BYTES} bytes kept"
         )
-        return DecodedMessage(pole_topic, rejections=[Rejection(reason, payload[:4096])])
+        rejection = Rejection(
+            reason, payload[:KEPT_PREFIX_BYTES], None, RejectionKind.TOO_LARGE, truncated=True
+        )
+        return DecodedMessage(pole_topic, rejections=[rejection])
 
     try:
         document = orjson.loads(payload)  # strict JSON: NaN/Infinity are syntax errors
     except orjson.JSONDecodeError as exc:
-        return DecodedMessage(pole_topic, rejections=[Rejection(f"malformed JSON: {exc}", payload)])
+        rejection = Rejection(f"malformed JSON: {exc}", payload, None, RejectionKind.MALFORMED_JSON)
+        return DecodedMessage(pole_topic, rejections=[rejection])
 
     if isinstance(document, dict):
         items: list[Any] = [document]
@@ -76,7 +112,8 @@ def decode_message(
     else:
         what = "an empty array" if document == [] else f"a JSON {type(document).__name__}"
         reason = f"payload must be a JSON object or a non-empty array of objects, got {what}"
-        return DecodedMessage(pole_topic, rejections=[Rejection(reason, payload)])
+        rejection = Rejection(reason, payload, None, RejectionKind.NOT_A_READING)
+        return DecodedMessage(pole_topic, rejections=[rejection])
 
     decoded = DecodedMessage(pole_topic)
     model = MODEL_FOR_FAMILY[pole_topic.family]
@@ -86,7 +123,9 @@ def decode_message(
         if not isinstance(item, dict):
             raw = _item_bytes(item, payload, indexed)
             reason = f"a reading must be a JSON object, got {type(item).__name__}"
-            decoded.rejections.append(Rejection(_prefixed(reason, item_index), raw, item_index))
+            reason = _prefixed(reason, item_index)
+            kind = RejectionKind.NOT_A_READING
+            decoded.rejections.append(Rejection(reason, raw, item_index, kind))
             continue
         try:
             decoded.readings.append(model.model_validate(item, context=context))

@@ -26,6 +26,7 @@ from config.logging_setup import configure_logging
 COMMAND_MODULES: dict[str, str] = {
     "db": "storage.cli",
     "ingest": "ingest.cli",
+    "quarantine": "storage.quarantine_cli",
     "api": "api.cli",
     "dashboards": "dashboards.cli",
     "simulate": "simulators.cli",

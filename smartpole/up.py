@@ -23,6 +23,7 @@ import json
 import logging
 import random
 import signal
+import socket
 import sys
 import time
 import urllib.error
@@ -172,10 +173,17 @@ def _run(launcher: Launcher) -> int:
     if seed is not None:
         _register_fleet(settings, endpoints, state_dir, seed)
     fleet = _fleet_credentials(settings, endpoints, state_dir)
-    api_base = _start_services(launcher, endpoints, logs)
+    metrics_port = _ingest_metrics_port(settings)
+    api_base = _start_services(launcher, endpoints, logs, metrics_port)
     simulator_argv = _start_simulator(launcher, endpoints, logs, fleet, seed)
+    metrics = f"http://{_reachable_host(settings.ingest_metrics_host)}:{metrics_port}/metrics"
     _print_banner(
-        settings, api_base=api_base, endpoints=endpoints, logs=logs, simulator_argv=simulator_argv
+        settings,
+        api_base=api_base,
+        endpoints=endpoints,
+        logs=logs,
+        simulator_argv=simulator_argv,
+        ingest_metrics=metrics,
     )
     return _supervise(launcher, api_base)
 
@@ -202,9 +210,29 @@ def _check_ports(settings: UpSettings) -> None:
                 "SMARTPOLE_LOCAL_MQTTS_PORT",
             )
         )
+    if settings.ingest_metrics_port:
+        claims.append(
+            PortClaim(
+                "ingest metrics",
+                settings.ingest_metrics_host,
+                settings.ingest_metrics_port,
+                "SMARTPOLE_INGEST_METRICS_PORT",
+            )
+        )
     problems = taken_ports(claims)
     if problems:
         raise LocalServiceError("\n  ".join(["cannot start:", *problems]))
+
+
+def _ingest_metrics_port(settings: UpSettings) -> int:
+    """The port ingest serves its metrics on: the setting, or a free port the
+    system picks (one worker here; each worker needs a port of its own)."""
+    if settings.ingest_metrics_port:
+        return settings.ingest_metrics_port
+    with socket.socket(socket.AF_INET6 if ":" in settings.ingest_metrics_host
+                       else socket.AF_INET) as probe:  # fmt: skip
+        probe.bind((settings.ingest_metrics_host, 0))
+        return int(probe.getsockname()[1])
 
 
 def _database(launcher: Launcher, state_dir: Path, logs: Path) -> str:
@@ -399,9 +427,13 @@ def _child_env(endpoints: Endpoints, mqtt: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _start_services(launcher: Launcher, endpoints: Endpoints, logs: Path) -> str:
+def _start_services(launcher: Launcher, endpoints: Endpoints, logs: Path, metrics_port: int) -> str:
     """Ingest and the API; returns the API's base URL once it answers."""
     settings = launcher.settings
+    ingest_env = {
+        **_child_env(endpoints, endpoints.ingest_mqtt),
+        "SMARTPOLE_INGEST_METRICS_PORT": str(metrics_port),
+    }
     launcher.started.append(
         start_process(
             "ingest",
@@ -410,7 +442,7 @@ def _start_services(launcher: Launcher, endpoints: Endpoints, logs: Path) -> str
             # ingest flushes its batch and acks it on SIGINT before exiting.
             stop_signal=signal.SIGINT,
             stop_timeout_s=60,
-            env=_child_env(endpoints, endpoints.ingest_mqtt),
+            env=ingest_env,
         )
     )
     api = start_process(
@@ -530,6 +562,7 @@ def _print_banner(
     endpoints: Endpoints,
     logs: Path,
     simulator_argv: list[str] | None,
+    ingest_metrics: str,
 ) -> None:
     nearest = f"status=Available&lat={DEFAULT_LATITUDE}&lon={DEFAULT_LONGITUDE}&limit=1"
     fleet = (
@@ -549,6 +582,7 @@ smartpole is running: {fleet}.
   charge here   curl -s '{api_base}/v1/ev/connectors?{nearest}'
   latest        curl -s {api_base}/v1/latest
   pole health   curl -s '{api_base}/v1/health/poles?limit=5'
+  metrics       curl -s {ingest_metrics}   (ingest; the API: {api_base}/metrics)
   MQTT          {endpoints.watch_command}
   database      psql {redact_url(endpoints.database_url)}
   logs          {logs}/*.log

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import psycopg
 from psycopg import sql
 
 from storage.connection import connect
@@ -25,3 +28,10 @@ def database_answers(dsn: str) -> None:
     """Raise psycopg.Error unless the database accepts a session and a query."""
     with connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT 1")
+
+
+def database_size_bytes(conn: psycopg.Connection[Any]) -> int:
+    """Disk used by the connected database (tables, indexes, TOAST, WAL excluded)."""
+    with conn.transaction():
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return int(row[0]) if row else 0

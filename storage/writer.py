@@ -29,7 +29,7 @@ from psycopg import sql
 from models.catalogue.families import CAPABILITY_FAMILIES, FAMILIES, FamilySpec
 from models.readings import PoleStatus, Reading
 from models.topics import Family, PoleTopic
-from models.wire import Rejection
+from models.wire import Rejection, RejectionKind
 from storage.change_feed import REGISTRY_KIND
 from storage.readmodels import merge
 from storage.readmodels.merge import merge_staged
@@ -151,7 +151,7 @@ class ReadingWriter:
         with self.conn.transaction(), self.conn.cursor() as cur:
             if nested:
                 self._empty_temp_tables(cur)
-            readings, retired = self._set_aside_retired(readings)
+            readings, retired = self.set_aside_retired(readings)
             if retired:
                 rejections = [*rejections, *retired]
             by_family: dict[Family, list[ReceivedReading]] = {}
@@ -182,7 +182,7 @@ class ReadingWriter:
             result.quarantined = self._quarantine(rejections)
         return result
 
-    def _set_aside_retired(
+    def set_aside_retired(
         self, readings: Sequence[ReceivedReading]
     ) -> tuple[Sequence[ReceivedReading], list[ReceivedRejection]]:
         """Readings of decommissioned poles received after their retirement become
@@ -214,7 +214,10 @@ class ReadingWriter:
             raw = orjson.dumps(item.reading.wire())
             set_aside.append(
                 ReceivedRejection(
-                    str(item.topic), item.topic, Rejection(reason, raw), item.received_at
+                    str(item.topic),
+                    item.topic,
+                    Rejection(reason, raw, None, RejectionKind.DECOMMISSIONED),
+                    item.received_at,
                 )
             )
         return kept, set_aside
@@ -375,13 +378,15 @@ class ReadingWriter:
                 pole_topic.pole_id if pole_topic else None,
                 pole_topic.family.value if pole_topic else None,
                 item.rejection.item_index, item.rejection.reason, item.rejection.raw, digest,
+                item.rejection.kind.value, item.rejection.truncated,
             ]  # fmt: skip
         with self.conn.cursor() as cur:
             cur.executemany(
                 """
                 INSERT INTO quarantine AS q (received_at, last_received_at, times_seen, topic,
-                    pole_id, family, item_index, reason, payload, payload_sha256)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                    pole_id, family, item_index, reason, payload, payload_sha256, reason_kind,
+                    payload_truncated)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                 ON CONFLICT (topic, payload_sha256, item_index) DO UPDATE SET
                     times_seen = q.times_seen + EXCLUDED.times_seen,
                     last_received_at = GREATEST(q.last_received_at, EXCLUDED.last_received_at)

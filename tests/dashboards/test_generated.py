@@ -15,6 +15,7 @@ from dashboards import alerts
 from dashboards.build import all_dashboards
 from dashboards.cli import run_build
 from dashboards.panels import FOLDER_TITLE, FOLDER_UID, GRID_COLUMNS
+from dashboards.promql import PROMETHEUS_DATASOURCE_UID, PROMETHEUS_PLUGIN_ID
 from dashboards.provisioning import PACKAGE_DIR, generated_files
 from dashboards.sql import DATASOURCE_UID, POSTGRES_PLUGIN_ID
 from smartpole.cli import build_parser
@@ -74,12 +75,21 @@ def test_panels_use_the_provisioned_datasource_and_sane_grid(name: str) -> None:
         if panel["type"] in PANELS_WITHOUT_QUERIES:
             assert "targets" not in panel
             continue
-        assert panel["datasource"] == {"type": POSTGRES_PLUGIN_ID, "uid": DATASOURCE_UID}
         assert panel["targets"], panel["title"]
+        if name == "operations.json":  # the one board on Prometheus
+            assert panel["datasource"] == {
+                "type": PROMETHEUS_PLUGIN_ID,
+                "uid": PROMETHEUS_DATASOURCE_UID,
+            }
+            for target in panel["targets"]:
+                assert target["datasource"] == panel["datasource"]
+                assert target["expr"].strip() and "rawSql" not in target
+            continue
+        assert panel["datasource"] == {"type": POSTGRES_PLUGIN_ID, "uid": DATASOURCE_UID}
         for target in panel["targets"]:
             assert target["datasource"] == panel["datasource"]
             assert target["rawSql"].strip()
-    for variable in board["templating"]["list"]:
+    for variable in board["templating"].get("list", []):
         if variable["type"] == "query":
             assert variable["datasource"]["uid"] == DATASOURCE_UID
     assert board["uid"].startswith("smartpole-")
@@ -88,7 +98,10 @@ def test_panels_use_the_provisioned_datasource_and_sane_grid(name: str) -> None:
 def test_provisioning_references_agree() -> None:
     files = generated_files()
     datasource = yaml.safe_load(files["provisioning/datasources/smartpole.yaml"])
-    [source] = datasource["datasources"]
+    source, prometheus = datasource["datasources"]
+    assert prometheus["uid"] == PROMETHEUS_DATASOURCE_UID
+    assert prometheus["type"] == PROMETHEUS_PLUGIN_ID
+    assert prometheus["url"] == "${SMARTPOLE_GRAFANA_PROMETHEUS_URL}"
     assert source["uid"] == DATASOURCE_UID
     assert source["type"] == POSTGRES_PLUGIN_ID
     assert source["jsonData"]["timescaledb"] is True

@@ -16,7 +16,7 @@ from tests.deploy.launch import REPO
 COMPOSE = REPO / "docker-compose.yml"
 SETTING_VARIABLES = {f"SMARTPOLE_{name.upper()}" for name in UpSettings.model_fields}
 # A tag that names a release: digits and dots, optionally a suffix (-pg16, -slim-...).
-PINNED_TAG = re.compile(r"^\d+(\.\d+)+(-[a-z0-9.-]+)?$")
+PINNED_TAG = re.compile(r"^v?\d+(\.\d+)+(-[a-z0-9.-]+)?$")
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}")
 
 
@@ -70,7 +70,12 @@ def test_third_party_images_are_pinned(compose: dict[str, Any]) -> None:
         assert repository, f"{name}: image {image!r} has no tag"
         assert PINNED_TAG.match(tag), f"{name}: {image!r} is not pinned to a release"
     images = {s["image"].split(":")[0] for s in _services(compose).values() if "image" in s}
-    assert {"timescale/timescaledb", "eclipse-mosquitto", "grafana/grafana"} <= images
+    assert {
+        "timescale/timescaledb",
+        "eclipse-mosquitto",
+        "grafana/grafana",
+        "prom/prometheus",
+    } <= images
 
 
 def test_dockerfile_base_image_is_pinned() -> None:
@@ -201,3 +206,29 @@ def test_the_broker_is_reached_from_outside_over_tls_only_and_ingest_by_its_own_
                 assert "@" not in value or ":" not in value.split("@")[0].split("//")[-1], name
     init = services["broker-init"]
     assert init["command"][:2] == ["broker", "init"] and "--if-missing" in init["command"]
+
+
+def test_prometheus_scrapes_every_ingest_replica_and_the_api_and_loads_the_rules(
+    compose: dict[str, Any],
+) -> None:
+    services = _services(compose)
+    prometheus = services["prometheus"]
+    mounts = dict(v.split(":")[:2] for v in prometheus["volumes"])
+    assert mounts["./deploy/prometheus"] == "/etc/prometheus/smartpole"
+    assert "--config.file=/etc/prometheus/smartpole/prometheus.yml" in prometheus["command"]
+    config = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
+    assert config["rule_files"] == ["/etc/prometheus/smartpole/alerts.yml"]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    ingest = _environment(services["ingest"])
+    port = int(ingest["SMARTPOLE_INGEST_METRICS_PORT"])
+    assert ingest["SMARTPOLE_INGEST_METRICS_HOST"] == "0.0.0.0"  # noqa: S104 - in its container
+    assert jobs["smartpole-ingest"]["dns_sd_configs"] == [
+        {"names": ["ingest"], "type": "A", "port": port, "refresh_interval": "30s"}
+    ]
+    api_port = _environment(services["api"])["SMARTPOLE_API_PORT"]
+    assert jobs["smartpole-api"]["static_configs"] == [{"targets": [f"api:{api_port}"]}]
+    # The job names are the ones the alerting rules select.
+    rules = (REPO / "deploy/prometheus/alerts.yml").read_text()
+    assert 'job="smartpole-ingest"' in rules
+    grafana = _environment(services["grafana"])
+    assert grafana["SMARTPOLE_GRAFANA_PROMETHEUS_URL"] == "http://prometheus:9090"

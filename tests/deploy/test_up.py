@@ -4,9 +4,11 @@ configuration it derives from the repository's mosquitto.conf."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +43,7 @@ def occupied_port() -> Iterator[int]:
         ("api_port", "API"),
         ("local_pg_port", "PostgreSQL"),
         ("local_mqtt_port", "Mosquitto"),
+        ("ingest_metrics_port", "ingest metrics"),
     ],
 )
 def test_a_taken_port_is_reported_and_nothing_starts(
@@ -117,6 +120,16 @@ def test_with_external_services_it_starts_none_of_its_own(
                 return row is not None and row[0] == 1
 
             wait_until(stored, 60, "the reading in the external database")
+        # Ingest serves its metrics on a free port `up` picked, and the banner says where.
+        found = re.search(r"metrics\s+curl -s (http://127\.0\.0\.1:\d+/metrics)", launch.text())
+        assert found, launch.text()
+        metrics_url = found[1]
+
+        def counted() -> bool:
+            with urllib.request.urlopen(metrics_url, timeout=5) as response:  # noqa: S310
+                return "smartpole_ingest_readings_stored_total 1.0" in response.read().decode()
+
+        wait_until(counted, 30, "the stored reading in ingest's metrics")
         assert launch.ctrl_c() == 0
         assert not [p for p in launch.seen if p.alive()]
         assert not processes_marked(str(state_dir))

@@ -151,6 +151,8 @@ FILE_CASES: dict[str, tuple[bytes, dict[str, Any], int | None, str]] = {
         "asset id 'Mast 1' belongs to pole CR-0001",
     ),
     "a header naming a column twice": (b"pole_id;name;Name\n", {}, 1, "twice"),
+    # strict CSV: text after a closing quote in the header (was a 500 in the API)
+    "a stray quote in the header": (b'pole_id;"name"x\nX-1;A\n', {}, 1, "not readable as CSV"),
     "a --map column not in the file": (
         csv_with("X-1;;A;;;;").encode(),
         {"mapping": {"name": "BEZEICHNUNG"}},
