@@ -15,8 +15,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.responses import Response
 
-from api import http_limits, problems, web
+from api import http_limits, problems, sta, web
 from api.deps import ApiState
+from api.live_feed import LiveFeed
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.params import TimeZones
 from api.rate_limit import EXEMPT_PATHS, RateLimitMiddleware, SharedBuckets
@@ -34,6 +35,7 @@ from api.routes import (
     pole_health,
     poles,
     series,
+    stream,
     wifi,
 )
 from api.schemas import License
@@ -69,7 +71,7 @@ def _configure_connection(conn: psycopg.Connection[Any]) -> None:
 
 ROUTERS = (
     poles, latest, series, aggregates, ev, wifi, air_quality, air_quality_statistics,
-    pole_health, map, admin, admin_quarantine, ops,
+    pole_health, map, admin, admin_quarantine, ops, stream, sta,
 )  # fmt: skip
 
 
@@ -84,6 +86,8 @@ def create_app(settings: ApiSettings, *, response_cache: ResponseCache | None = 
     )
     metrics = ApiMetrics()
     metrics.watch_pool(lambda: state.pool, lambda: state.slot_waiters)
+    live_feed = LiveFeed(state)
+    metrics.watch_streams(live_feed)
     http_limits.configure(
         max_request_line_bytes=settings.api_max_request_line_bytes,
         max_header_bytes=settings.api_max_header_bytes,
@@ -96,12 +100,13 @@ def create_app(settings: ApiSettings, *, response_cache: ResponseCache | None = 
             license=settings.data_license, license_url=settings.data_license_url
         ),
         license_info={"name": settings.data_license, "url": settings.data_license_url},
-        lifespan=_lifespan(state),
+        lifespan=_lifespan(state, live_feed),
         # Served by api/web.py from the built assets instead of a CDN.
         docs_url=None,
         redoc_url=None,
     )
     app.state.api = state
+    app.state.live_feed = live_feed
     app.state.metrics = metrics
     _install_error_handlers(app)
     for module in ROUTERS:
@@ -111,8 +116,11 @@ def create_app(settings: ApiSettings, *, response_cache: ResponseCache | None = 
     return app
 
 
-def _lifespan(state: ApiState) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """ONE connection pool per process, opened when the app starts, closed when it stops."""
+def _lifespan(
+    state: ApiState, live_feed: LiveFeed
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """ONE connection pool per process, opened when the app starts, closed when it
+    stops; and the one poller of the change feed that feeds the live streams."""
     settings = state.settings
 
     @asynccontextmanager
@@ -136,8 +144,10 @@ def _lifespan(state: ApiState) -> Callable[[FastAPI], AbstractAsyncContextManage
         state.connection_slots = asyncio.Semaphore(settings.api_pool_size)
         try:
             _load_time_zones(state, pool)
+            live_feed.start()
             yield
         finally:
+            await live_feed.stop()
             state.pool = None
             pool.close()
 

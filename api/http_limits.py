@@ -19,6 +19,8 @@ from typing import ClassVar
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 PROTOCOL = "api.http_limits:LimitedHttpToolsProtocol"
+# The scope key where a live stream (api.routes.stream) leaves its end function.
+END_STREAM = "smartpole.end_stream"
 _REASONS = {414: "URI Too Long", 431: "Request Header Fields Too Large"}
 
 
@@ -53,6 +55,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._header_bytes > self.max_header_bytes or self._header_count > self.max_headers:
             self._refuse(431)
         super().on_header(name, value)
+
+    def shutdown(self) -> None:
+        # uvicorn waits for open responses before it stops; a live stream never
+        # ends on its own, so it is told to end (api.routes.stream; its client
+        # reconnects and resumes elsewhere or later).
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            end_stream = cycle.scope.get(END_STREAM)
+            if callable(end_stream):
+                end_stream()
+        super().shutdown()
 
     def _refuse(self, status: int) -> None:
         self._refusal = status

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from psycopg_pool import ConnectionPool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.live_feed import LiveFeed
 from api.response_cache import RESULTS, ResponseCache, Result
 
 
@@ -58,6 +59,9 @@ class ApiMetrics:
         counters = {result: self.cache_requests.labels(result) for result in RESULTS}
         return lambda result: counters[result].inc()
 
+    def watch_streams(self, feed: LiveFeed) -> None:
+        self.registry.register(_StreamCollector(feed))
+
     def watch_pool(
         self, pool: Callable[[], ConnectionPool | None], slot_waits: Callable[[], int]
     ) -> None:
@@ -86,6 +90,28 @@ class _PoolCollector(Collector):
             gauge = GaugeMetricFamily(f"smartpole_api_db_{name}", f"psycopg pool {name}")
             gauge.add_metric([], float(stats.get(name, 0)))
             yield gauge
+
+
+class _StreamCollector(Collector):
+    def __init__(self, feed: LiveFeed) -> None:
+        self._feed = feed
+
+    def collect(self) -> Any:
+        feed = self._feed
+        open_streams = GaugeMetricFamily(
+            "smartpole_api_streams", "Live streams (GET /v1/stream) open in this process"
+        )
+        open_streams.add_metric([], float(len(feed.streams)))
+        yield open_streams
+        for name, value, text in (
+            ("refused", feed.refused, "Live streams refused with 503 (stream limit reached)"),
+            ("dropped", feed.dropped, "Live streams dropped because their client fell behind"),
+            ("resets", feed.resets, "Resuming streams told to reset (Last-Event-ID too old)"),
+            ("events", feed.events_offered, "Events handed to live streams' buffers"),
+        ):
+            counter = CounterMetricFamily(f"smartpole_api_stream_{name}", text)
+            counter.add_metric([], float(value))
+            yield counter
 
 
 class _CacheCollector(Collector):

@@ -65,7 +65,7 @@ MAX_REFRESHES = 2
 # this and computes its own (longer than the API's 30 s query timeout).
 MAX_WAIT_S = 35.0
 
-NEVER_CACHED_PREFIXES = ("/health", "/metrics", "/v1/admin/")
+NEVER_CACHED_PREFIXES = ("/health", "/metrics", "/v1/admin/", "/v1/stream")
 NEVER_CACHED_SUFFIXES = (".csv",)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # What a 304 repeats of the 200 it stands for (RFC 9110 15.4.5), plus the license link.

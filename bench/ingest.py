@@ -10,6 +10,10 @@
    spent on it, i.e. where a reading's cost goes on this machine.
 5. Baseline in the same run: COPY the same rows straight into an identical,
    empty table in batches of the same size (the raw PostgreSQL ceiling).
+6. Memory: each worker's peak resident set (VmHWM) over the drain, and,
+   as its baseline, the same worker's peak when idle (started, subscribed,
+   nothing queued). Bounded ingest shows the same peak whatever the backlog
+   (compare --readings 200000 with --readings 1000000).
 
 Prints one JSON line. A program, not a test: it never fails on a timing.
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -218,7 +223,7 @@ def main() -> None:
                     url, broker.url, work / f"ingest-{n}.log",
                     mqtt_client_id=f"bench-ingest-{n}",
                     ingest_batch_size=args.batch_size, ingest_batch_max_age_ms=200,
-                    ingest_stats_interval_s=5,
+                    ingest_stats_interval_s=1,
                 )
                 for n in range(args.workers)
             ]  # fmt: skip
@@ -226,6 +231,9 @@ def main() -> None:
                 worker.start()
             for worker in workers:
                 wait_until(lambda w=worker: "subscribed to" in w.log_text(), 30, "subscription")  # type: ignore[misc]
+            time.sleep(2)  # idle, subscribed: the baseline of the memory figures
+            idle_peaks = [peak_rss_mib(w) for w in workers]
+            for worker in workers:
                 worker.stop()
 
             published_at = time.perf_counter()
@@ -270,6 +278,9 @@ def main() -> None:
                 name: process_tree_cpu_seconds(pids) - cpu_before.get(name, 0.0)
                 for name, pids in groups.items()
             }
+            peaks = [peak_rss_mib(w) for w in workers]
+            inbox_peaks = [largest_inbox(w) for w in workers]
+            connects = [w.log_text().count("connected to") for w in workers]
             for worker in workers:
                 worker.stop(signal.SIGINT)  # py-spy writes its profile on SIGINT
             stored = count_rows(url)
@@ -291,6 +302,13 @@ def main() -> None:
                     args.readings / (time_after(first_commit, started, drain_s))
                 ),
                 "copy_ceiling_rows_per_s": round(ceiling),
+                # VmHWM of each worker: over the drain, and idle (the baseline)
+                "peak_rss_mib_per_worker": peaks,
+                "idle_peak_rss_mib_per_worker": idle_peaks,
+                "peak_rss_ratio_to_idle": round(max(peaks) / max(idle_peaks), 2),
+                # the most messages a worker held in memory (its logged counters)
+                "largest_inbox_per_worker": inbox_peaks,
+                "broker_connects_per_worker": connects,
                 "ratio_to_copy_ceiling": round(drain_rate / ceiling, 3),
                 # CPU spent during the drain, per part, in µs per reading
                 "cpu_us_per_reading": {
@@ -299,6 +317,19 @@ def main() -> None:
             }
         ).decode()
     )
+
+
+def peak_rss_mib(worker: IngestProcess) -> float:
+    """The worker's high-water mark of resident memory so far (VmHWM)."""
+    assert worker.process is not None
+    status = Path(f"/proc/{worker.process.pid}/status").read_text()
+    kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+    return round(kib / 1024, 1)
+
+
+def largest_inbox(worker: IngestProcess) -> int:
+    sizes = [int(m) for m in re.findall(r" inbox=(\d+)", worker.log_text())]
+    return max(sizes, default=0)
 
 
 def time_after(first_commit: list[float], started: float, drain_s: float) -> float:

@@ -276,6 +276,33 @@ class ApiSettings(DatabaseSettings, LocalTimeSettings, CityAreaSettings, DecodeL
         "worker processes converge once their entry is refreshed (within two TTLs). 0 "
         "disables the cache.",
     )
+    api_sta_external_url: str = Field(
+        default="",
+        description="Absolute URL the SensorThings facade is reached at from outside, e.g. "
+        "https://data.example.org/sta/v1.1 behind a proxy that strips or adds a prefix: "
+        "every @iot.selfLink and @iot.nextLink starts with it. Empty: the requesting host "
+        "and path (/sta/v1.1).",
+    )
+    api_sta_page_size: int = Field(
+        default=100, ge=1, le=10000, description="SensorThings $top when a request sets none."
+    )
+    api_sta_max_top: int = Field(
+        default=10000, ge=1, le=100000, description="Largest SensorThings $top accepted."
+    )
+    api_sta_max_skip: int = Field(
+        default=100000,
+        ge=0,
+        description="Largest hand-written SensorThings $skip (offset paging reads every row "
+        "it skips; nextLinks page by keyset and are not bound by it).",
+    )
+    api_sta_count_timeout_ms: int = Field(
+        default=2000,
+        ge=10,
+        le=60000,
+        description="Time a SensorThings $count may take where rollups and the registry "
+        "cannot answer exactly; beyond it the count is the planner's estimate, marked "
+        "`@smartpole.countExact: false`.",
+    )
     api_max_import_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024,
@@ -300,6 +327,42 @@ class ApiSettings(DatabaseSettings, LocalTimeSettings, CityAreaSettings, DecodeL
         default=None,
         description="Where the built map and API docs assets are (scripts/build-web writes "
         "web/dist). Unset: web/dist of this checkout.",
+    )
+    api_stream_max_clients: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="Live streams (GET /v1/stream) one API process serves at once; beyond "
+        "it 503 with Retry-After. Each costs a socket and a buffer, never a database "
+        "connection (one poller per process reads the change feed for all of them).",
+    )
+    api_stream_client_buffer: int = Field(
+        default=10_000,
+        ge=10,
+        le=1_000_000,
+        description="Events buffered per live stream; a client further behind than this "
+        "is dropped (`event: dropped`) so it never slows ingest or the other clients.",
+    )
+    api_stream_poll_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="How often each API process reads the change feed for its live streams "
+        "(the delay between a batch's commit and its events).",
+    )
+    api_stream_heartbeat_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="A live stream with nothing to send writes a `: keepalive` comment this "
+        "often, so proxies keep the connection open.",
+    )
+    api_stream_retry_ms: int = Field(
+        default=3000,
+        ge=100,
+        le=600_000,
+        description="The `retry:` hint of live streams: how long a client waits before it "
+        "reconnects (with Last-Event-ID) after losing the connection.",
     )
     data_license: str = Field(
         default="DL-DE-BY-2.0",
@@ -385,6 +448,30 @@ class SimulatorSettings(MqttSettings, LocalTimeSettings, DecodeLimitSettings):
         "real pole does (--credentials overrides). Unset: one shared connection with the "
         "identity of SMARTPOLE_MQTT_URL, which the shipped broker roles do not allow to "
         "publish for poles.",
+    )
+    simulator_resend_attempts: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description='Sends in all of a reading the broker answers with PUBACK 0x10 ("no '
+        'matching subscribers": taken and discarded, e.g. while ingest re-subscribes after a '
+        "broker restart). The pole contract counts 0x10 as not stored; after the last "
+        "attempt the reading is reported as undelivered. 1: never resend.",
+    )
+    simulator_resend_backoff_s: float = Field(
+        default=0.5,
+        ge=0,
+        allow_inf_nan=False,
+        description="Wait before the first resend of a reading answered with 0x10; doubles "
+        "with every further attempt, up to SMARTPOLE_SIMULATOR_RESEND_BACKOFF_MAX_S.",
+    )
+    simulator_resend_backoff_max_s: float = Field(
+        default=15.0,
+        ge=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Longest wait between two sends of a reading answered with 0x10 (the "
+        "defaults keep a reading for about 90 s: longer than ingest's reconnect backoff).",
     )
 
 

@@ -6,7 +6,12 @@
   crash at any moment leaves the message with the broker, which redelivers it.
 - Receive Maximum 65535: the broker may have that many unacknowledged
   messages in flight to us, which is what lets a batch of thousands build up
-  while the previous one commits.
+  while the previous one commits. Should the broker send more (Mosquitto
+  2.0.11 does, for a queued backlog), the network thread stops reading once
+  the inbox holds that many and waits for the writer: memory stays bounded
+  and the broker keeps the backlog. While it waits it reads no PINGRESP
+  either, so a wait of more than two keep-alives (a database outage) ends
+  in a reconnect, which costs nothing but the redelivery.
 
 Two readers (`SMARTPOLE_INGEST_MQTT_READER`): "bulk" takes QoS 0/1 PUBLISH
 packets straight out of the receive buffer and acks a batch in one write
@@ -26,7 +31,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -34,18 +39,49 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from brokerauth import client as mqtt_setup
 from config.endpoints import MqttEndpoint
-from ingest.inbox import InboundMessage, Inbox
+from ingest.inbox import MAX_UNACKNOWLEDGED, InboundMessage, Inbox
 from ingest.paho_fastpath import BufferedSocket, DrainingClient
 from ingest.publish_reader import RawPublish
 from models.topics import SUBSCRIPTION_FILTER
 
 log = logging.getLogger(__name__)
 
-MQTT_RECEIVE_MAXIMUM = 65535
+MQTT_RECEIVE_MAXIMUM = MAX_UNACKNOWLEDGED
 MqttReader = Literal["bulk", "paho"]
 # What paho's public API gives for a topic that is not UTF-8 (the broker
 # should never deliver one): it reaches the quarantine under this name.
 UNDECODABLE_TOPIC = "<topic is not valid UTF-8>"
+
+
+# How long the network thread waits for room in a full inbox before it looks
+# at its socket (writes: acknowledgements, pings) again.
+ROOM_WAIT_S = 0.05
+
+
+class _ReadsWhenThereIsRoom(mqtt.Client):
+    """Reads nothing while the inbox is full (only after the CONNACK: a new
+    connection must still be able to complete)."""
+
+    inbox: Inbox | None = None
+    accepting_publishes = False
+
+    def reading_paused(self) -> bool:
+        return self.accepting_publishes and self.inbox is not None and self.inbox.is_full()
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        if self.reading_paused():
+            assert self.inbox is not None
+            self.inbox.wait_for_room(ROOM_WAIT_S)
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super().loop_read(max_packets)
+
+
+class _PahoClient(_ReadsWhenThereIsRoom):
+    pass
+
+
+class _BulkClient(_ReadsWhenThereIsRoom, DrainingClient):
+    pass
 
 
 class MqttSource:
@@ -67,7 +103,7 @@ class MqttSource:
         self.connected = threading.Event()
         self._accepting = True
         self.bulk = reader == "bulk"
-        client_class = DrainingClient if self.bulk else mqtt.Client
+        client_class = _BulkClient if self.bulk else _PahoClient
         self._client = client_class(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -83,6 +119,7 @@ class MqttSource:
         if isinstance(self._client, DrainingClient):
             self._client.on_publishes = self._on_publishes
         self._client.on_subscribe = self._on_subscribe
+        self._client.inbox = inbox
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -134,6 +171,15 @@ class MqttSource:
             log.error("broker refused the connection: %s", reason_code)
             return
         self.connection += 1
+        assert isinstance(client, _ReadsWhenThereIsRoom)
+        client.accepting_publishes = True
+        if flags.session_present:
+            # The broker kept the session and resends every unacknowledged
+            # message on this connection: older copies waiting in the inbox
+            # (never to be acknowledged) go, see Inbox.drop_redelivered.
+            dropped = self.inbox.drop_redelivered(self.connection)
+            if dropped:
+                log.info("dropped %d messages the broker redelivers on this connection", dropped)
         if self.bulk:
             # Safe here: paho has consumed exactly the CONNACK, nothing is buffered yet.
             raw_socket = client._sock
@@ -170,6 +216,8 @@ class MqttSource:
         properties: Properties | None,
     ) -> None:
         self.connected.clear()
+        if isinstance(client, _ReadsWhenThereIsRoom):
+            client.accepting_publishes = False  # the next CONNACK must get through
         if reason_code.is_failure:
             log.warning("disconnected from broker (%s); reconnecting", reason_code)
 

@@ -91,10 +91,16 @@ class DrainingClient(mqtt.Client):
         # Another packet type, or an incomplete or malformed one: paho's way.
         return super()._packet_read()
 
+    def reading_paused(self) -> bool:
+        """True: read no more for now (a subclass's back-pressure)."""
+        return False
+
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         rc = super().loop_read(max_packets)
-        # Each round consumes buffered bytes, so this ends when the buffer does.
-        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+        # Each round consumes buffered bytes, so this ends when the buffer
+        # does (a packet cut at the buffer's end refills it: the pause check
+        # keeps that from reading on and on).
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and not self.reading_paused():
             sock = self._sock
             if not isinstance(sock, BufferedSocket) or not sock.buffered():
                 break

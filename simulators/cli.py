@@ -44,6 +44,7 @@ from simulators.publisher import (
     Pacing,
     Progress,
     PublishError,
+    ResendPolicy,
 )
 from simulators.replay import (
     ReplayError,
@@ -463,8 +464,16 @@ def _report(
     poles: list[PoleSpec] | None,
 ) -> int:
     """The summary on screen (and as JSON); exit 1 when the broker let a pole
-    speak for another."""
+    speak for another, or when readings stayed undelivered."""
     print(summary.render())
+    if summary.undelivered_messages:
+        print(
+            f"smartpole simulate: {summary.undelivered_messages} messages "
+            f"({sum(summary.undelivered.values())} readings) were not delivered: the broker "
+            "answered 'no matching subscribers' to every attempt (is ingest running and "
+            "subscribed?)",
+            file=sys.stderr,
+        )
     if summary.impostor_accepted:
         print(
             f"smartpole simulate: SECURITY: the broker accepted {summary.impostor_accepted} "
@@ -493,7 +502,7 @@ def _report(
             sys.stdout.flush()
         else:
             args.summary_json.write_bytes(text)
-    return 1 if summary.impostor_accepted else 0
+    return 1 if summary.impostor_accepted or summary.undelivered_messages else 0
 
 
 def _publisher(
@@ -508,6 +517,11 @@ def _publisher(
         window=args.window,
         progress=progress,
         identities=commissioning.load(source) if source is not None else None,
+        resend=ResendPolicy(
+            settings.simulator_resend_attempts,
+            settings.simulator_resend_backoff_s,
+            settings.simulator_resend_backoff_max_s,
+        ),
     )
 
 

@@ -19,10 +19,25 @@ Maximum, and then that is the limit), and every session is driven from one
 thread that waits on all their sockets at once: a fleet of thousands needs
 no thread per pole. The broker's verdict on each message is kept: a refused
 reading fails the run, a refused impostor message is the expected outcome.
+
+"Accepted" is not "stored": MQTT counts PUBACK 0x10 ("no matching
+subscribers") as a success, but the broker has discarded the message. It
+happens whenever no ingest worker is subscribed, e.g. after a broker restart
+(Mosquitto restores the ingest sessions, not their shared subscriptions,
+until each worker re-subscribes). The pole contract (README: Delivery
+guarantees) treats 0x10 as "not stored": the reading stays in the pole's
+store-and-forward buffer (here: its window slot) and is resent with a
+doubling backoff, a bounded number of times (`ResendPolicy`, from the
+simulator settings), since a broker may answer 0x10 to everything
+(Mosquitto 2.0.19, upstream #3128) and an unbounded resend would loop
+forever. What is still unanswered after the last attempt is counted as
+undelivered in the summary, never as delivered.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import selectors
 import socket
@@ -47,7 +62,7 @@ from brokerauth.commissioning import PoleIdentity
 from config.endpoints import MqttEndpoint
 from models.topics import Family, PoleTopic
 from simulators.generator import Action, Outgoing, last_will_payload
-from simulators.summary import RunSummary
+from simulators.summary import Counted, RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +76,8 @@ DEFAULT_WINDOW = 1000
 DISCONNECT_WITH_WILL = 4
 CONNECT_TIMEOUT_S = 10.0
 KEEPALIVE_S = 60
+# PUBACK reason 0x10: accepted by the broker and delivered to nobody (discarded).
+NO_MATCHING_SUBSCRIBERS = 0x10
 
 
 class PublishError(RuntimeError):
@@ -77,6 +94,40 @@ class Pacing:
 
     def wall_time_for(self, at: datetime) -> float:
         return self.wall_start + (at - self.sim_start).total_seconds() / self.speed
+
+
+@dataclass(frozen=True, slots=True)
+class ResendPolicy:
+    """How a pole resends a reading the broker took but delivered to nobody
+    (PUBACK 0x10): `attempts` sends in all, waiting `first_backoff_s`,
+    doubling up to `max_backoff_s`, between them. `attempts=1` never resends
+    (the reading is undelivered at the first 0x10)."""
+
+    attempts: int = 10
+    first_backoff_s: float = 0.5
+    max_backoff_s: float = 15.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.first_backoff_s < 0 or self.max_backoff_s < 0:
+            raise ValueError("resend attempts must be >= 1 and backoffs >= 0")
+
+    def backoff_s(self, sent: int) -> float:
+        """The wait before send number `sent + 1`."""
+        return min(self.first_backoff_s * 2.0 ** min(sent - 1, 60), self.max_backoff_s)
+
+    def budget_s(self) -> float:
+        """The longest a reading is resent for before it counts as undelivered."""
+        return sum(self.backoff_s(n) for n in range(1, self.attempts))
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """A reading (or impostor attempt) the broker has not given its verdict on."""
+
+    outgoing: Outgoing
+    counted: Counted
+    sender: str | None  # pole id of its own session; None: the shared connection
+    sends: int = 0
 
 
 class Progress:
@@ -166,7 +217,7 @@ class _PoleSession:
         will_topic: str,
         will: bytes,
         *,
-        on_ack: Callable[[bool, ReasonCode], None] | None = None,
+        on_ack: Callable[[int, ReasonCode], None] | None = None,
         on_receive_maximum: Callable[[int], None] | None = None,
     ) -> None:
         self.endpoint = endpoint
@@ -183,9 +234,8 @@ class _PoleSession:
         self.client.on_publish = self._on_publish
         self.on_ack = on_ack
         self.on_receive_maximum = on_receive_maximum
-        self.pending: list[mqtt.MQTTMessageInfo] = []
-        # Readings in the window, by message id: mid -> is it an impostor message?
-        self.windowed: dict[int, bool] = {}
+        # Message ids of readings in the window the broker has not answered yet.
+        self.windowed: set[int] = set()
         self.lock = threading.Lock()
         self.active = False
 
@@ -206,9 +256,10 @@ class _PoleSession:
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode,
                     properties: Properties | None) -> None:  # fmt: skip
-        impostor = self.windowed.pop(mid, None)
-        if impostor is not None and self.on_ack is not None:
-            self.on_ack(impostor, reason)
+        if mid in self.windowed:
+            self.windowed.discard(mid)
+            if self.on_ack is not None:
+                self.on_ack(mid, reason)
 
     def connect(self, first: bool) -> None:
         with self.lock:
@@ -232,18 +283,14 @@ class _PoleSession:
                 raise PublishError(f"broker did not accept the session {self.client_id!r}")
             self.pump(0.01)
 
-    def publish_retained(self, topic: str, payload: bytes) -> None:
-        with self.lock:
-            self.pending.append(self.client.publish(topic, payload, qos=1, retain=True))
-            self.client.loop(0)
-
-    def publish_windowed(self, topic: str, payload: bytes, retain: bool, impostor: bool) -> int:
-        """A reading (or an impostor attempt) counted in the window; returns paho's rc."""
+    def publish_windowed(self, topic: str, payload: bytes, retain: bool) -> tuple[int, int]:
+        """A reading (or an impostor attempt) counted in the window; returns
+        paho's rc and the message id."""
         with self.lock:
             info = self.client.publish(topic, payload, qos=1, retain=retain)
             if info.rc in QUEUED:
-                self.windowed[info.mid] = impostor
-            return info.rc
+                self.windowed.add(info.mid)
+            return info.rc, info.mid
 
     def drop_with_will(self) -> None:
         with self.lock:
@@ -265,11 +312,10 @@ class _PoleSession:
         """Wait for the broker's acks of what this session sent (statuses and
         readings), so vanishing or closing loses nothing the summary counts."""
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
-        while self.windowed or any(not info.is_published() for info in self.pending):
+        while self.windowed:
             if time.monotonic() > deadline:
                 raise PublishError(f"broker did not acknowledge the messages of {self.client_id!r}")
             self._service(0.05)
-        self.pending.clear()
 
     def socket(self) -> socket.socket | None:
         sock = self.client.socket()
@@ -359,6 +405,8 @@ class BrokerVerdicts:
     refused: Counter[str]  # readings the broker did not take, by reason
     impostor_refused: int = 0
     impostor_accepted: int = 0
+    no_subscribers: int = 0  # 0x10 answers: taken and discarded
+    resends: int = 0
 
 
 class FleetPublisher:
@@ -370,10 +418,11 @@ class FleetPublisher:
         window: int = DEFAULT_WINDOW,
         progress: Progress | None = None,
         identities: Mapping[str, PoleIdentity] | None = None,
+        resend: ResendPolicy | None = None,
     ) -> None:
         """`identities`: each pole connects as itself and sends its readings
         over its own session; None: one shared connection with the
-        endpoint's identity."""
+        endpoint's identity. `resend`: what to do about PUBACK 0x10."""
         if not 1 <= window <= MQTT_MAX_IN_FLIGHT:
             raise ValueError(f"window must be 1-{MQTT_MAX_IN_FLIGHT}")
         self.endpoint = endpoint
@@ -381,9 +430,23 @@ class FleetPublisher:
         self.requested_window = window
         self.progress = progress
         self.identities = identities
+        self.resend = resend or ResendPolicy()
         self.window = _Window(window)
         self.verdicts = BrokerVerdicts(Counter())
-        self._verdict_lock = threading.Lock()
+        # Guards the verdicts and the bookkeeping below. Never held while
+        # calling paho: paho calls on_publish holding its own message lock.
+        self._verdict_lock = threading.Condition()
+        # Sent and not yet answered, by (session's pole id or None, message id).
+        self._unanswered: dict[tuple[str | None, int], _InFlight] = {}
+        # Answers that arrived before their send was registered (paho's
+        # network thread can be faster than the thread that published).
+        self._early: dict[tuple[str | None, int], ReasonCode] = {}
+        # Resends due, as (due time, sequence, message).
+        self._due: list[tuple[float, int, _InFlight]] = []
+        self._sequence = itertools.count()
+        self._given_up: list[_InFlight] = []
+        self._stopping = threading.Event()
+        self._resender = threading.Thread(target=self._resend_loop, name="resends", daemon=True)
         self.bulk: mqtt.Client | None = None
         if identities is None:
             self.bulk = _new_client(endpoint, f"{client_id_prefix}-readings")
@@ -417,19 +480,99 @@ class FleetPublisher:
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode,
                     properties: Properties | None) -> None:  # fmt: skip
-        self._acknowledged(False, reason)
+        self._answered(None, mid, reason)
 
-    def _acknowledged(self, impostor: bool, reason: ReasonCode) -> None:
+    def _answered(self, sender: str | None, mid: int, reason: ReasonCode) -> None:
         with self._verdict_lock:
-            if impostor:
-                if reason.is_failure:
-                    self.verdicts.impostor_refused += 1
-                else:
-                    self.verdicts.impostor_accepted += 1
-                    log.error("the broker ACCEPTED a message published as another pole")
-            elif reason.is_failure:
-                self.verdicts.refused[str(reason)] += 1
+            message = self._unanswered.pop((sender, mid), None)
+            if message is None:
+                self._early[(sender, mid)] = reason
+                return
+            self._verdict(message, reason)
+
+    def _verdict(self, message: _InFlight, reason: ReasonCode) -> None:
+        """The broker's answer to one send (caller holds the verdict lock)."""
+        if message.outgoing.impersonates is not None:
+            if reason.is_failure:
+                self.verdicts.impostor_refused += 1
+            else:
+                self.verdicts.impostor_accepted += 1
+                log.error("the broker ACCEPTED a message published as another pole")
+        elif reason.value == NO_MATCHING_SUBSCRIBERS:
+            # Taken and discarded: not stored. The reading keeps its window
+            # slot (the pole's buffer) until it is stored or given up.
+            self.verdicts.no_subscribers += 1
+            if message.sends < self.resend.attempts:
+                due = time.monotonic() + self.resend.backoff_s(message.sends)
+                heapq.heappush(self._due, (due, next(self._sequence), message))
+                self._verdict_lock.notify_all()
+                return
+            self._given_up.append(message)
+        elif reason.is_failure:
+            self.verdicts.refused[str(reason)] += 1
         self.window.release()
+        self._verdict_lock.notify_all()
+
+    def _send_tracked(self, message: _InFlight) -> None:
+        """Send (or resend) a windowed message and wait for its answer."""
+        outgoing = message.outgoing
+        message.sends += 1
+        if message.sender is None:
+            assert self.bulk is not None
+            info = self.bulk.publish(
+                outgoing.topic, outgoing.payload, qos=1, retain=outgoing.retain
+            )
+            rc, mid = int(info.rc), info.mid
+        else:
+            session = self.keeper.sessions[message.sender]
+            rc, mid = session.publish_windowed(outgoing.topic, outgoing.payload, outgoing.retain)
+        if rc not in QUEUED:
+            raise PublishError(f"publish failed: {mqtt.error_string(rc)}")
+        key = (message.sender, mid)
+        with self._verdict_lock:
+            early = self._early.pop(key, None)
+            if early is None:
+                self._unanswered[key] = message
+            else:
+                self._verdict(message, early)
+
+    def _resend_loop(self) -> None:
+        while not self._stopping.is_set():
+            with self._verdict_lock:
+                now = time.monotonic()
+                if not self._due or self._due[0][0] > now:
+                    wait = self._due[0][0] - now if self._due else 0.5
+                    self._verdict_lock.wait(min(wait, 0.5))
+                    continue
+                _, _, message = heapq.heappop(self._due)
+                self.verdicts.resends += 1
+            try:
+                self._send_tracked(message)
+            except (PublishError, KeyError) as exc:  # KeyError: its session is gone
+                log.error("could not resend a reading (%s): it counts as undelivered", exc)
+                with self._verdict_lock:
+                    self._given_up.append(message)
+                    self.window.release()
+
+    def _settle(self, pole_id: str) -> None:
+        """Wait until every reading `pole_id` sent over its own session has
+        its final verdict (stored, refused or given up), before the session
+        goes away and could no longer resend."""
+        deadline = time.monotonic() + self.resend.budget_s() + CONNECT_TIMEOUT_S
+        with self._verdict_lock:
+            while any(m.sender == pole_id for m in self._unanswered.values()) or any(
+                m.sender == pole_id for _, _, m in self._due
+            ):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise PublishError(f"the broker did not answer the readings of {pole_id}")
+                self._verdict_lock.wait(min(left, 0.5))
+
+    def _record_given_up(self, summary: RunSummary) -> None:
+        with self._verdict_lock:
+            given_up, self._given_up = self._given_up, []
+        for message in given_up:
+            summary.add_undelivered(message.outgoing, message.counted)
 
     def __enter__(self) -> FleetPublisher:
         if self.bulk is not None:
@@ -440,9 +583,12 @@ class FleetPublisher:
                 why = f": {self._bulk_refused}" if self._bulk_refused else ""
                 raise PublishError(f"could not connect to {self.endpoint.redacted()}{why}")
         self.keeper.start()
+        self._resender.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        self._resender.join()
         self.keeper.stopping.set()
         self.keeper.join()
         for session in self.keeper.sessions.values():
@@ -463,33 +609,43 @@ class FleetPublisher:
         echo: Callable[[Outgoing], None] | None = None,
         drain_timeout_s: float = 120.0,
     ) -> PublishReport:
+        """Send every event. Readings the broker discarded are resent (see the
+        module's docstring); the summary counts what was never taken as
+        undelivered. `drain_timeout_s` is how long to wait at the end for the
+        broker's answers, on top of the resend budget."""
         started = time.monotonic()
         sent = 0
         at: datetime | None = None
-        for outgoing in events:
-            at = outgoing.at
-            if pacing is not None:
-                delay = pacing.wall_time_for(outgoing.at) - time.time()
-                while delay > 0:
-                    if self.progress:
-                        self.progress.update(sent, self.window.in_flight, at)
-                    time.sleep(min(delay, 0.2))
+        try:
+            for outgoing in events:
+                at = outgoing.at
+                if pacing is not None:
                     delay = pacing.wall_time_for(outgoing.at) - time.time()
-            self._send(outgoing)
-            summary.add(outgoing)
-            sent += 1
-            if echo is not None:
-                echo(outgoing)
-            if self.progress:
-                self.progress.update(sent, self.window.in_flight, at)
-        drained = self.window.drained(drain_timeout_s)
+                    while delay > 0:
+                        if self.progress:
+                            self.progress.update(sent, self.window.in_flight, at)
+                        time.sleep(min(delay, 0.2))
+                        delay = pacing.wall_time_for(outgoing.at) - time.time()
+                counted = summary.add(outgoing)
+                self._send(outgoing, counted)
+                sent += 1
+                self._record_given_up(summary)
+                if echo is not None:
+                    echo(outgoing)
+                if self.progress:
+                    self.progress.update(sent, self.window.in_flight, at)
+            drained = self.window.drained(drain_timeout_s + self.resend.budget_s())
+        finally:
+            self._record_given_up(summary)
+            with self._verdict_lock:
+                summary.impostor_refused = self.verdicts.impostor_refused
+                summary.impostor_accepted = self.verdicts.impostor_accepted
+                summary.no_subscribers_answers = self.verdicts.no_subscribers
+                summary.resends = self.verdicts.resends
+                refused = dict(self.verdicts.refused)
         if self.progress:
             self.progress.update(sent, self.window.in_flight, at, force=True)
             self.progress.finish()
-        with self._verdict_lock:
-            summary.impostor_refused = self.verdicts.impostor_refused
-            summary.impostor_accepted = self.verdicts.impostor_accepted
-            refused = dict(self.verdicts.refused)
         if not drained:
             raise PublishError(f"{self.window.in_flight} messages still unacknowledged")
         if refused:
@@ -497,26 +653,18 @@ class FleetPublisher:
             raise PublishError(f"the broker refused readings: {reasons}")
         return PublishReport(sent, self.window.acked, time.monotonic() - started)
 
-    def _send(self, outgoing: Outgoing) -> None:
+    def _send(self, outgoing: Outgoing, counted: Counted) -> None:
+        """Readings and statuses alike go through the window: each is kept
+        until the broker took it for someone (or it is given up)."""
         if outgoing.action is Action.PUBLISH:
-            self.window.acquire()
-            if self.bulk is not None:
-                info = self.bulk.publish(
-                    outgoing.topic, outgoing.payload, qos=1, retain=outgoing.retain
-                )
-                rc: int = info.rc
-            else:
-                own = self.keeper.sessions.get(outgoing.pole_id) or self._open_session(
-                    outgoing.pole_id, str(PoleTopic(outgoing.pole_id, Family.STATUS))
-                )
-                rc = own.publish_windowed(
-                    outgoing.topic,
-                    outgoing.payload,
-                    outgoing.retain,
-                    outgoing.impersonates is not None,
-                )
-            if rc not in QUEUED:
-                raise PublishError(f"publish failed: {mqtt.error_string(rc)}")
+            sender = None
+            if self.bulk is None:
+                if outgoing.pole_id not in self.keeper.sessions:
+                    self._open_session(
+                        outgoing.pole_id, str(PoleTopic(outgoing.pole_id, Family.STATUS))
+                    )
+                sender = outgoing.pole_id
+            self._send_windowed(_InFlight(outgoing, counted, sender))
             return
         session = self.keeper.sessions.get(outgoing.pole_id)
         if outgoing.action is Action.CONNECT:
@@ -524,14 +672,22 @@ class FleetPublisher:
                 session = self._open_session(outgoing.pole_id, outgoing.topic)
             else:
                 session.connect(first=False)
-            session.publish_retained(outgoing.topic, outgoing.payload)
+            # The retained status over the pole's own session.
+            self._send_windowed(_InFlight(outgoing, counted, outgoing.pole_id))
         elif session is None:
             raise PublishError(f"pole {outgoing.pole_id} has no session to {outgoing.action}")
         elif outgoing.action is Action.DROP:
+            self._settle(outgoing.pole_id)
             session.drop_with_will()
         else:  # DISCONNECT: a goodbye the pole says itself, then a clean close
-            session.publish_retained(outgoing.topic, outgoing.payload)
+            self._settle(outgoing.pole_id)
+            self._send_windowed(_InFlight(outgoing, counted, outgoing.pole_id))
+            self._settle(outgoing.pole_id)
             session.close()
+
+    def _send_windowed(self, message: _InFlight) -> None:
+        self.window.acquire()
+        self._send_tracked(message)
 
     def _open_session(self, pole_id: str, will_topic: str) -> _PoleSession:
         endpoint, client_id = self.endpoint, f"{self.client_id_prefix}-{pole_id}"
@@ -546,7 +702,7 @@ class FleetPublisher:
             client_id,
             will_topic,
             self.will_payload,
-            on_ack=self._acknowledged,
+            on_ack=lambda mid, reason: self._answered(pole_id, mid, reason),
             on_receive_maximum=self._limit_window,
         )
         session.connect(first=True)

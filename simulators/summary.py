@@ -9,6 +9,11 @@
 - status events: every status with its own time, plus every last-will (which
   the platform times by its arrival, so each one is a new event).
 
+- delivery: a reading the broker answered with "no matching subscribers"
+  (PUBACK 0x10: nobody took it) is resent; one still unanswered after the
+  last attempt is counted as undelivered and taken out of what the platform
+  is expected to hold (see simulators/publisher.py).
+
 `expected_tables` is what a technician compares with the platform:
 `SELECT count(*) FROM env_readings` and so on, on a database that held
 nothing else.
@@ -39,6 +44,10 @@ class _Stream:
     order: deque[datetime] = field(default_factory=deque)
     newest: datetime | None = None
 
+    def forget(self, observed_at: datetime) -> None:
+        """A key that was never stored after all (undelivered): a later send is new."""
+        self.seen.discard(observed_at)
+
     def add(self, observed_at: datetime) -> bool:
         """True when the key is new (the platform will store a row)."""
         if observed_at in self.seen:
@@ -51,6 +60,15 @@ class _Stream:
             while self.order and self.order[0] < self.newest - self.memory:
                 self.seen.discard(self.order.popleft())
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What `RunSummary.add` counted for one message as new rows in the
+    platform: taken back if the message turns out undelivered."""
+
+    stored: tuple[tuple[str, StoredKey], ...] = ()  # (family, key)
+    quarantined: tuple[QuarantineKey, ...] = ()
 
 
 @dataclass(slots=True)
@@ -74,11 +92,21 @@ class RunSummary:
     impostor_attempts: int = 0
     impostor_refused: int = 0
     impostor_accepted: int = 0
+    # Delivery (set by the publisher): PUBACK 0x10 answers, the resends they
+    # caused, and the readings still not taken after the last attempt.
+    no_subscribers_answers: int = 0
+    resends: int = 0
+    undelivered_messages: int = 0
+    undelivered: Counter[str] = field(default_factory=Counter)
+    # The natural keys of undelivered readings that were new: not in the platform.
+    undelivered_keys: list[StoredKey] = field(default_factory=list)
     _streams: dict[tuple[str, Family, int | None], _Stream] = field(default_factory=dict)
     _quarantined: set[QuarantineKey] = field(default_factory=set)
 
-    def add(self, outgoing: Outgoing) -> None:
+    def add(self, outgoing: Outgoing) -> Counted:
         self.messages += 1
+        stored: list[tuple[str, StoredKey]] = []
+        quarantined: list[QuarantineKey] = []
         self._count_message(outgoing)
         for fault in outgoing.faults:
             counts = self.by_fault.setdefault(fault.value, Counter())
@@ -92,6 +120,7 @@ class RunSummary:
                     self.readings_stored[family] += 1
                 elif item.stored_key is not None and self._new_key(item.stored_key):
                     self.readings_stored[family] += 1
+                    stored.append((family, item.stored_key))
                 else:
                     self.duplicates[family] += 1
             else:
@@ -100,11 +129,31 @@ class RunSummary:
                 if item.quarantine_key is not None and item.quarantine_key not in self._quarantined:
                     self._quarantined.add(item.quarantine_key)
                     self.quarantine_rows += 1
+                    quarantined.append(item.quarantine_key)
             for fault in item.faults:
                 counts = self.by_fault.setdefault(fault.value, Counter())
                 counts["valid" if item.valid else "invalid"] += 1
         if outgoing.action is not Action.DROP:
             self._saw(outgoing.at)
+        return Counted(tuple(stored), tuple(quarantined))
+
+    def add_undelivered(self, outgoing: Outgoing, counted: Counted) -> None:
+        """The broker never took `outgoing` (resent to the limit): what it
+        would have added to the platform is taken back and counted here."""
+        self.undelivered_messages += 1
+        for item in outgoing.items:
+            if item.valid:
+                self.undelivered[item.family.value] += 1
+        for family, key in counted.stored:
+            pole_id, fam, connector_id, observed_at = key
+            self.undelivered_keys.append(key)
+            self.readings_stored[family] -= 1
+            stream = self._streams.get((pole_id, fam, connector_id))
+            if stream is not None:
+                stream.forget(observed_at)
+        for rejected in counted.quarantined:
+            self.quarantine_rows -= 1
+            self._quarantined.discard(rejected)
 
     def _count_message(self, outgoing: Outgoing) -> None:
         if outgoing.impersonates is not None:  # not for the platform: the broker refuses it
@@ -145,6 +194,7 @@ class RunSummary:
                     "stored": self.readings_stored[family],
                     "duplicates": self.duplicates[family],
                     "deliberately_invalid": self.invalid_readings[family],
+                    "undelivered": self.undelivered[family],
                 }
                 for family in families
                 if self.readings_sent[family] or self.invalid_readings[family]
@@ -161,6 +211,12 @@ class RunSummary:
                 "attempts": self.impostor_attempts,
                 "refused_by_broker": self.impostor_refused,
                 "accepted_by_broker": self.impostor_accepted,
+            },
+            "delivery": {
+                "no_subscribers_answers": self.no_subscribers_answers,
+                "resends": self.resends,
+                "undelivered_messages": self.undelivered_messages,
+                "undelivered_readings": sum(self.undelivered.values()),
             },
             "expected_tables": self.expected_tables(),
             "time_span": {
@@ -199,6 +255,13 @@ class RunSummary:
             lines.append(
                 f"impostor: {self.impostor_attempts} messages published as another pole; "
                 f"the broker refused {self.impostor_refused}, accepted {self.impostor_accepted}"
+            )
+        if self.no_subscribers_answers or self.undelivered_messages:
+            lines.append(
+                f"delivery: {self.no_subscribers_answers} answered 'no matching subscribers' "
+                f"(not stored), {self.resends} resent; UNDELIVERED after the last attempt: "
+                f"{self.undelivered_messages} messages, {sum(self.undelivered.values())} readings"
+                " (not in the expected counts below)"
             )
         expected = ", ".join(f"{t}={n}" for t, n in self.expected_tables().items())
         lines.append(f"expect in the platform: {expected}")

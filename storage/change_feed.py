@@ -152,3 +152,36 @@ def fetch_rows(conn: psycopg.Connection[Any], change: Change) -> list[dict[str, 
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, arrays)
         return cur.fetchall()
+
+
+def feed_watermark(conn: psycopg.Connection[Any]) -> FeedPosition:
+    """A position before every entry not yet handed out: every transaction older
+    than the oldest one still running has finished, so once `read_changes` has
+    returned everything up to now (fewer entries than its limit), a consumer has
+    all entries before this position and may resume from the later of it and its
+    last entry. Take it before that `read_changes`."""
+    row = conn.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").fetchone()
+    assert row is not None
+    return FeedPosition(row[0], 0)
+
+
+def position_kept(conn: psycopg.Connection[Any], position: FeedPosition) -> bool:
+    """Whether resuming after `position` misses nothing: the feed still holds an
+    entry at or before it (pruning goes oldest first, so nothing after it was
+    pruned), and it is not from a transaction that has not even started (another
+    database, a made-up position). False also when the feed was quiet for longer
+    than its retention: then nothing after it is known either."""
+    row = conn.execute(
+        "SELECT %(xid)s::text::xid8 < pg_snapshot_xmax(pg_current_snapshot()) AND EXISTS ("
+        "SELECT 1 FROM change_feed WHERE (xid, seq) <= (%(xid)s::text::xid8, %(seq)s))",
+        {"xid": str(position.xid), "seq": position.seq},
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def pole_districts(conn: psycopg.Connection[Any], pole_ids: list[str]) -> dict[str, str | None]:
+    """The registry's district of each of these poles (poles not registered are absent)."""
+    rows = conn.execute(
+        "SELECT pole_id, district FROM poles WHERE pole_id = ANY(%s)", (pole_ids,)
+    ).fetchall()
+    return {row[0]: row[1] for row in rows}

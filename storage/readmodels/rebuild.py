@@ -126,10 +126,16 @@ def rebuild_latest(conn: psycopg.Connection[Any]) -> None:
             keys = [k for k in spec.key_columns if k != "observed_at"]
             conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(Q(table)))
             conn.execute(sql.SQL("TRUNCATE {}").format(Q(table)))
+            # Named columns: the raw tables have more than the latest ones (reading_id).
+            names = columns_list([*spec.key_columns, "received_at", *spec.value_columns])
             conn.execute(
-                sql.SQL("INSERT INTO {} SELECT DISTINCT ON ({}) * FROM {} ORDER BY {}").format(
+                sql.SQL(
+                    "INSERT INTO {} ({}) SELECT DISTINCT ON ({}) {} FROM {} ORDER BY {}"
+                ).format(
                     Q(table),
+                    names,
                     columns_list(keys),
+                    names,
                     Q(spec.table),
                     sql.SQL(", ").join(sql.SQL("{} DESC").format(Q(k)) for k in spec.key_columns),
                 )

@@ -37,7 +37,13 @@ def send(http: httpx.Client, case: Any, base_url: str, *, real_key: bool) -> htt
         json=kwargs.get("json"),
         content=kwargs.get("data"),
     )
-    return http.send(request)
+    response = http.send(request, stream=True)
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        # A live stream never ends: its status and headers are the answer.
+        response.close()
+    else:
+        response.read()
+    return response
 
 
 def run_operation(

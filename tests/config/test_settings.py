@@ -13,6 +13,7 @@ from config.services import (
     ApiSettings,
     DashboardSettings,
     IngestSettings,
+    SimulatorSettings,
     StorageSettings,
     UpSettings,
 )
@@ -60,6 +61,13 @@ def test_bad_mqtt_urls_are_refused(url: str) -> None:
         (IngestSettings, "ingest_mqtt_reader", "fast"),
         (StorageSettings, "timescaledb", "maybe"),
         (StorageSettings, "health_offline_after_s", "0"),
+        (SimulatorSettings, "simulator_resend_attempts", "0"),
+        (SimulatorSettings, "simulator_resend_attempts", "1000000"),
+        (SimulatorSettings, "simulator_resend_attempts", "ten"),
+        (SimulatorSettings, "simulator_resend_backoff_s", "-1"),
+        (SimulatorSettings, "simulator_resend_backoff_s", "nan"),
+        (SimulatorSettings, "simulator_resend_backoff_max_s", "-0.5"),
+        (SimulatorSettings, "simulator_resend_backoff_max_s", "inf"),
     ],
 )
 def test_bad_settings_are_refused(

@@ -31,6 +31,7 @@ from models.topics import Family, PoleTopic
 from models.vocabulary import Capability
 from simulators.generator import _OUT_OF_RANGE
 from storage.readmodels.spec import ENV_HOURLY, energy_sum_column
+from storage.tables import READING_ID_COLUMN
 from storage.writer import LAYOUTS, ReadingWriter, ReceivedReading
 
 PG_TYPES = {
@@ -72,7 +73,11 @@ def test_the_migrated_schema_is_the_catalogue(family: Family, db: psycopg.Connec
         (spec.table,),
     ).fetchall()
     layout = LAYOUTS[family]
-    assert dict(rows) == {c: PG_TYPES[t] for c, t in layout.columns_and_types}
+    columns = dict(rows)
+    # The SensorThings row number (0040): filled by its default, outside the COPY layout.
+    if family is not Family.STATUS:
+        assert columns.pop(READING_ID_COLUMN) == "bigint"
+    assert columns == {c: PG_TYPES[t] for c, t in layout.columns_and_types}
     assert layout.columns[: len(spec.key_columns) + 1] == (*spec.key_columns, "received_at")
     assert layout.columns[len(spec.key_columns) + 1 :] == spec.value_columns
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from brokerauth import commissioning
 from config.endpoints import MqttEndpoint
-from simulators.publisher import FleetPublisher, Pacing, Progress
+from simulators.publisher import FleetPublisher, Pacing, Progress, ResendPolicy
 from simulators.summary import RunSummary
 from tests.simulators.conftest import fleet, simulate
 from tests.support.proxy import cuttable_proxy
@@ -69,7 +70,8 @@ def test_the_window_bounds_unacknowledged_messages_and_everything_arrives(
     with FleetPublisher(endpoint(mosquitto), client_id_prefix="t", window=8) as publisher:
         report = publisher.run(messages, summary)
         assert publisher.window.peak <= 8
-    assert report.sent == report.acknowledged + 6  # 3 poles x (online + offline) via sessions
+    # Statuses (3 poles x online + offline, over their sessions) count too.
+    assert report.sent == report.acknowledged
     wait_until(lambda: recorder.count() == len(messages), 30, "all messages at the subscriber")
     assert sorted((t, p) for t, p, _ in recorder.messages) == sorted(
         (m.topic, m.payload) for m in messages
@@ -80,11 +82,14 @@ def test_the_window_bounds_unacknowledged_messages_and_everything_arrives(
 def test_the_brokers_receive_maximum_caps_the_window(tmp_path: Path) -> None:
     # Mosquitto announces max_inflight_messages as its Receive Maximum.
     with running_mosquitto(tmp_path / "broker", "max_inflight_messages 4\n") as broker:
+        recorder = Recorder(broker)  # someone to take them (see the 0x10 tests below)
+        wait_until(recorder.client.is_connected, 10, "recorder connected")
         messages = simulate(fleet(2), hours=1)
         with FleetPublisher(endpoint(broker), client_id_prefix="t", window=500) as publisher:
             publisher.run(messages, RunSummary())
             assert publisher.window.limit == 4
             assert publisher.window.peak <= 4
+        recorder.close()
 
 
 def test_pacing_never_sends_a_message_before_its_simulated_time(
@@ -197,3 +202,71 @@ def test_with_pole_identities_each_pole_sends_over_its_own_session_and_survives_
         "every message of every pole at the subscriber after the drop",
     )
     recorder.close()
+
+
+FAST_RESENDS = ResendPolicy(attempts=4, first_backoff_s=0.05, max_backoff_s=0.2)
+
+
+def test_readings_nobody_takes_are_resent_to_the_limit_and_reported_undelivered(
+    mosquitto: MosquittoServer,
+) -> None:
+    """No subscriber at all: Mosquitto answers every reading with PUBACK 0x10
+    ("no matching subscribers") and discards it. MQTT calls that a success;
+    the pole contract does not: each reading is sent `attempts` times, then
+    counted as undelivered and taken out of what the platform should hold."""
+    poles = fleet(2)
+    identities = commissioning.load(mosquitto.issue_poles(p.pole_id for p in poles))
+    messages = simulate(poles, hours=1)
+    readings = [m for m in messages if m.action != "drop"]  # statuses too
+    summary = RunSummary()
+    with FleetPublisher(
+        endpoint(mosquitto), client_id_prefix="t", window=20, identities=identities,
+        resend=FAST_RESENDS,
+    ) as publisher:  # fmt: skip
+        publisher.run(messages, summary)
+    assert summary.no_subscribers_answers == len(readings) * FAST_RESENDS.attempts
+    assert summary.resends == len(readings) * (FAST_RESENDS.attempts - 1)
+    assert summary.undelivered_messages == len(readings)
+    assert sum(summary.undelivered.values()) == sum(len(m.items) for m in readings)
+    tables = summary.expected_tables()
+    assert all(n == 0 for n in tables.values()), tables
+    rendered = summary.render()
+    assert "UNDELIVERED" in rendered and "no matching subscribers" in rendered
+    assert summary.as_dict()["delivery"]["undelivered_messages"] == len(readings)
+
+
+def test_a_reading_answered_0x10_is_stored_once_a_subscriber_is_back(
+    mosquitto: MosquittoServer,
+) -> None:
+    """The window in which nobody is subscribed (a broker restart before
+    ingest re-subscribes): what the broker discarded meanwhile is resent and
+    arrives once someone subscribes; nothing counts as undelivered."""
+    messages = simulate(fleet(1), hours=1)
+    readings = {(m.topic, m.payload) for m in messages if m.action != "drop"}
+    summary = RunSummary()
+    recorder: list[Recorder] = []
+    threading.Timer(0.5, lambda: recorder.append(Recorder(mosquitto))).start()
+    with FleetPublisher(
+        endpoint(mosquitto), client_id_prefix="t", window=1000,
+        resend=ResendPolicy(attempts=20, first_backoff_s=0.1, max_backoff_s=0.5),
+    ) as publisher:  # fmt: skip
+        publisher.run(messages, summary)
+    assert summary.no_subscribers_answers > 0 and summary.resends > 0
+    assert summary.undelivered_messages == 0
+    wait_until(
+        lambda: {(t, p) for t, p, _ in list(recorder[0].messages)} >= readings,
+        30,
+        "every reading at the late subscriber",
+    )
+    recorder[0].close()
+
+
+def test_the_resend_policy_is_bounded_and_refuses_nonsense() -> None:
+    policy = ResendPolicy(attempts=10, first_backoff_s=0.5, max_backoff_s=15)
+    assert [policy.backoff_s(n) for n in (1, 2, 3, 6, 9)] == [0.5, 1.0, 2.0, 15, 15]
+    assert policy.budget_s() == 0.5 + 1 + 2 + 4 + 8 + 15 * 4
+    assert ResendPolicy(attempts=1).budget_s() == 0  # never resends
+    assert ResendPolicy(attempts=100).budget_s() < float("inf")
+    for bad in ({"attempts": 0}, {"first_backoff_s": -1}, {"max_backoff_s": -1}):
+        with pytest.raises(ValueError, match="resend"):
+            ResendPolicy(**bad)  # type: ignore[arg-type]

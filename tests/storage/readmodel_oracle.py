@@ -32,6 +32,7 @@ from storage.readmodels.spec import (
     over_column,
     state_column,
 )
+from storage.tables import READING_ID_COLUMN
 
 Key = tuple[Any, ...]
 Rows = dict[Key, dict[str, Any]]
@@ -56,7 +57,11 @@ def bucket(rollup: Rollup, t: datetime, local_zone: str) -> datetime:
 
 def raw_rows(conn: psycopg.Connection[Any], table: str) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()  # noqa: S608
+        rows = cur.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3").fetchall()  # noqa: S608
+    # The SensorThings row number (migration 0040) is no part of any read model.
+    for row in rows:
+        row.pop(READING_ID_COLUMN, None)
+    return rows
 
 
 def table_rows(conn: psycopg.Connection[Any], rollup: Rollup) -> Rows:

@@ -78,6 +78,11 @@ class CuttableProxy:
             for sock in self._connections:
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    # A close() alone neither wakes the pump thread blocked in
+                    # recv() on this socket nor, while it blocks there, reaches
+                    # the peer: shutdown() does both.
+                    sock.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):
                     sock.close()
             self._connections.clear()
 

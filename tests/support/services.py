@@ -80,6 +80,7 @@ def _as_unprivileged(cmd: list[str]) -> list[str]:
 class PostgresServer:
     port: int
     datadir: Path
+    options: str = ""  # what pg_ctl started it with (-o)
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
@@ -128,7 +129,7 @@ def running_postgres(
         capture_output=True,
     )  # fmt: skip
     try:
-        yield PostgresServer(port, datadir)
+        yield PostgresServer(port, datadir, options)
     finally:
         subprocess.run(
             _as_unprivileged(
@@ -137,6 +138,26 @@ def running_postgres(
             check=False,
             capture_output=True,
         )
+
+
+def restart_postgres(server: PostgresServer, down_s: float = 0.0) -> None:
+    """Stop the cluster as a crash would (immediate: no checkpoint, every
+    connection cut) and start it again with the same options and port."""
+    bindir = postgres_bindir()
+    subprocess.run(
+        _as_unprivileged([str(bindir / "pg_ctl"), "-D", str(server.datadir), "-m", "immediate",
+                          "-w", "stop"]),
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    time.sleep(down_s)
+    subprocess.run(
+        _as_unprivileged([str(bindir / "pg_ctl"), "-D", str(server.datadir), "-l",
+                          str(server.datadir.parent / "postgres.log"), "-w", "-t", "60", "start",
+                          "-o", server.options]),
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
 
 
 def create_database(server: PostgresServer, name: str, template: str | None = None) -> str:
@@ -232,6 +253,20 @@ class MosquittoServer:
     def log_text(self) -> str:
         return (self.workdir / "mosquitto.log").read_text(errors="replace")
 
+    def stop(self) -> None:
+        """Stop the broker as an operator does (SIGTERM: it saves its
+        persistence file, sessions and their queues, then exits)."""
+        _stop(self.process)
+
+    def start(self) -> None:
+        """Start it again from the same configuration, data and ports."""
+        self.process = _start_process(self.workdir, self.port, self.tls_port)
+
+    def restart(self, down_s: float = 0.0) -> None:
+        self.stop()
+        time.sleep(down_s)
+        self.start()
+
 
 def credentials_for_port(port: int) -> tuple[str, str]:
     """The test publisher's identity on the test broker listening on `port`."""
@@ -252,16 +287,9 @@ def running_mosquitto(workdir: Path, extra_config: str = "") -> Iterator[Mosquit
     rendered = render_local_mosquitto_conf(REPO_MOSQUITTO_CONF.read_text(), broker)
     config.write_text(rendered + extra_config)
     config.chmod(0o644)
-    log = (workdir / "mosquitto.log").open("wb")
-    process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=log)
+    server: MosquittoServer | None = None
+    process = _start_process(workdir, port, tls_port)
     try:
-        wait_until(
-            lambda: (_port_open(port) and _port_open(tls_port)) or process.poll() is not None,
-            10,
-            "mosquitto",
-        )
-        if process.poll() is not None:
-            raise RuntimeError(f"mosquitto exited: {(workdir / 'mosquitto.log').read_text()}")
         server = MosquittoServer(port, tls_port, process, broker, workdir, new_password())
         _add_test_publisher(server)
         with _registry_lock:
@@ -270,13 +298,36 @@ def running_mosquitto(workdir: Path, extra_config: str = "") -> Iterator[Mosquit
     finally:
         with _registry_lock:
             _running.pop(port, None)
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        _stop(server.process if server is not None else process)
+
+
+def _start_process(workdir: Path, port: int, tls_port: int) -> subprocess.Popen[bytes]:
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    with (workdir / "mosquitto.log").open("ab") as log:
+        process = subprocess.Popen(
+            [binary, "-c", str(workdir / "mosquitto.conf")], stdout=log, stderr=log
+        )
+    try:
+        wait_until(
+            lambda: (_port_open(port) and _port_open(tls_port)) or process.poll() is not None,
+            10,
+            "mosquitto",
+        )
+    except TimeoutError:
+        _stop(process)
+        raise
+    if process.poll() is not None:
+        raise RuntimeError(f"mosquitto exited: {(workdir / 'mosquitto.log').read_text()}")
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _add_test_publisher(server: MosquittoServer) -> None:
