@@ -4,6 +4,13 @@
 #   docker run IMAGE db migrate    create or upgrade the schema
 # Configuration is SMARTPOLE_* environment variables (README: Configuration).
 
+# The public map and the API docs' assets (README: Public map), from web/package-lock.json.
+FROM node:20.18.1-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json web/build.mjs ./
+COPY web/src ./src
+RUN SCARF_ANALYTICS=false npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
+
 # Pinned, so a rebuild gets the same interpreter and OS packages.
 FROM python:3.11.11-slim-bookworm AS build
 WORKDIR /src
@@ -33,10 +40,12 @@ FROM python:3.11.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     SMARTPOLE_API_HOST=0.0.0.0 \
+    SMARTPOLE_API_WEB_DIR=/opt/smartpole/web \
     SMARTPOLE_LOG_FORMAT=json
 RUN useradd --system --uid 10001 --no-create-home --home-dir /nonexistent smartpole
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --no-deps /wheels/*.whl && pip check && rm -rf /wheels
+COPY --from=web /web/dist /opt/smartpole/web
 # Nothing in the container needs root; the services only open outgoing
 # connections and (api) one port above 1024.
 USER smartpole

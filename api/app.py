@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.responses import Response
 
-from api import http_limits, problems, sta
+from api import http_limits, problems, sta, web
 from api.deps import ApiState
 from api.live_feed import LiveFeed
 from api.metrics import ApiMetrics, MetricsMiddleware
@@ -30,6 +30,7 @@ from api.routes import (
     air_quality_statistics,
     ev,
     latest,
+    map,
     ops,
     pole_health,
     poles,
@@ -70,7 +71,7 @@ def _configure_connection(conn: psycopg.Connection[Any]) -> None:
 
 ROUTERS = (
     poles, latest, series, aggregates, ev, wifi, air_quality, air_quality_statistics,
-    pole_health, admin, admin_quarantine, ops, stream, sta,
+    pole_health, map, admin, admin_quarantine, ops, stream, sta,
 )  # fmt: skip
 
 
@@ -100,6 +101,9 @@ def create_app(settings: ApiSettings, *, response_cache: ResponseCache | None = 
         ),
         license_info={"name": settings.data_license, "url": settings.data_license_url},
         lifespan=_lifespan(state, live_feed),
+        # Served by api/web.py from the built assets instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.api = state
     app.state.live_feed = live_feed
@@ -107,6 +111,7 @@ def create_app(settings: ApiSettings, *, response_cache: ResponseCache | None = 
     _install_error_handlers(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    web.install(app, state)
     _install_middleware(app, settings, metrics, response_cache)
     return app
 

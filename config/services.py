@@ -311,6 +311,25 @@ class ApiSettings(DatabaseSettings, LocalTimeSettings, CityAreaSettings, DecodeL
         description="Largest request body POST /v1/admin/poles:import accepts (413 beyond); "
         "larger inventories go through `smartpole poles import`, which streams any size.",
     )
+    api_map_tile_url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Tile source of the public map (/map), an XYZ template such as "
+        "https://tiles.example.org/{z}/{x}/{y}.png, usually the city's own tile server. "
+        "Unset: no tiles, the map draws the district outlines (SMARTPOLE_DISTRICT_BOUNDARIES) "
+        "and the poles on a plain background, so it works on a network without internet.",
+    )
+    api_map_tile_attribution: str = Field(
+        default="",
+        max_length=300,
+        description="Attribution shown with the tiles (e.g. the OpenStreetMap contributors' "
+        "notice when the tiles are made from OSM).",
+    )
+    api_web_dir: Path | None = Field(
+        default=None,
+        description="Where the built map and API docs assets are (scripts/build-web writes "
+        "web/dist). Unset: web/dist of this checkout.",
+    )
     api_stream_max_clients: int = Field(
         default=500,
         ge=1,

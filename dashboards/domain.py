@@ -28,7 +28,7 @@ from models.catalogue.air_quality import (
 from models.catalogue.families import ENV, FAMILIES, FieldSpec
 from models.catalogue.health import CHARGER_FAULT_STATUSES, CHARGER_NO_ERROR, DEFAULT_HEALTH
 from models.topics import Family
-from models.vocabulary import OcppStatus, PowerState
+from models.vocabulary import OcppStatus
 from storage import health_view
 from storage.readmodels.spec import energy_sum_column
 from storage.tables import ENV_HOURLY_TABLE
@@ -91,8 +91,6 @@ def is_charger_fault(status: str, error_code: str) -> str:
     )
 
 
-# A lamp burns when it is on or dimmed ("low"): burn hours, dimming and day burners.
-LIT_POWER_STATES = (PowerState.ON, PowerState.LOW)
 # A connector is occupied while a vehicle is plugged in and a session runs or finishes.
 OCCUPIED_CONNECTOR_STATES = (
     OcppStatus.CHARGING,

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from models.sun import is_daylight, solar_elevation
 from models.vocabulary import OcppErrorCode, OcppStatus
-from simulators.sun import is_daylight, solar_elevation
 
 
 def _gauss_peak(hour: float, centre: float, width: float) -> float:

@@ -616,6 +616,7 @@ def _print_banner(
         f"""
 smartpole is running: {fleet}.
 
+  live map      {api_base}/map
   API docs      {api_base}/docs
   health        curl -s {api_base}/health
   poles         curl -s '{api_base}/v1/poles?limit=5'

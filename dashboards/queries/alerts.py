@@ -15,7 +15,6 @@ from __future__ import annotations
 from dashboards.domain import (
     ENV_HOURLY,
     EV_TABLE,
-    LIT_POWER_STATES,
     POLE_HEALTH,
     env_rollup_column,
     grafana_unit,
@@ -28,7 +27,12 @@ from dashboards.queries.health import FROM_HEALTH, IS_OFFLINE
 from dashboards.sql import PanelSql, Shape, num, text
 from models.catalogue.air_quality import AirQualityStandard, Indicator
 from models.catalogue.families import ENV
-from models.catalogue.health import CONNECTOR_STATUS_HORIZON, DAY_BURNER_SUN_ELEVATION_DEG, LAMP_OK
+from models.catalogue.health import (
+    CONNECTOR_STATUS_HORIZON,
+    DAY_BURNER_SUN_ELEVATION_DEG,
+    LAMP_OK,
+    LIT_POWER_STATES,
+)
 from models.vocabulary import Capability
 
 POLE_OFFLINE = PanelSql(

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dashboards.domain import LIGHT_TABLE, LIT_POWER_STATES, grafana_unit, literals
+from dashboards.domain import LIGHT_TABLE, grafana_unit, literals
 from dashboards.queries.common import (
     DISTRICT,
     IN_DISTRICTS,
@@ -18,7 +18,7 @@ from dashboards.queries.health import FROM_HEALTH
 from dashboards.sql import Column, PanelSql, Shape, num, text, time_col
 from dashboards.sql import ColumnKind as Kind
 from models.catalogue.families import LIGHT
-from models.catalogue.health import DAY_BURNER_SUN_ELEVATION_DEG
+from models.catalogue.health import DAY_BURNER_SUN_ELEVATION_DEG, LIT_POWER_STATES
 
 _ENERGY = grafana_unit(LIGHT.field("total_active_energy_import"))
 _DIM_LEVEL = grafana_unit(LIGHT.field("illuminance_level"))

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from models.vocabulary import LampStatus, OcppErrorCode, OcppStatus, WifiStatus
+from models.vocabulary import LampStatus, OcppErrorCode, OcppStatus, PowerState, WifiStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,8 @@ CHARGER_NO_ERROR = OcppErrorCode.NO_ERROR
 HOTSPOT_FAULT_STATUSES = frozenset({WifiStatus.DOWN})
 # Above civil twilight: a lamp that burns now wastes energy.
 DAY_BURNER_SUN_ELEVATION_DEG = 6.0
+# A lamp burns when it is on or dimmed ("low"): burn hours, dimming and day burners.
+LIT_POWER_STATES = (PowerState.ON, PowerState.LOW)
 # A connector silent for longer than this is no longer reported with a
 # "current" status (it may have been removed).
 CONNECTOR_STATUS_HORIZON = timedelta(days=7)

@@ -9,12 +9,12 @@ import orjson
 import pytest
 
 from models.readings import EvConnectorReading, LightReading, PoleStatus
+from models.sun import is_daylight
 from models.topics import Family
 from models.wire import decode_message
 from simulators.faults import DEFAULT_RATES, Fault, FaultPlan, FaultSpecError
 from simulators.generator import MAX_BACKLOG_PAYLOAD_BYTES, Action, Outgoing
 from simulators.summary import RunSummary
-from simulators.sun import is_daylight
 from tests.simulators.conftest import END, fleet, one_pole, simulate
 
 

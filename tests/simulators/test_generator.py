@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 
 from models.readings import EvConnectorReading, LightReading, PoleStatus
+from models.sun import is_daylight
 from models.topics import Family, PoleTopic
 from models.wire import decode_message
 from simulators.city import City
 from simulators.generator import Action, Outgoing
-from simulators.sun import is_daylight
 from tests.simulators.conftest import BERLIN, CITY, END, fleet, one_pole, simulate
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from simulators.sun import is_daylight, solar_elevation, sunrise_sunset
+from models.sun import is_daylight, solar_elevation, sunrise_sunset
 
 LAT, LON = 51.55, 7.31  # Castrop-Rauxel
 
