@@ -23,7 +23,10 @@ SPEC = DashboardSpec(
     "smartpole-ev",
     "EV charging",
     "ev-charging.json",
-    ("connector status now, utilisation, sessions and energy per day, faults by OCPP error code"),
+    (
+        "connector status now (latest readings), utilisation, sessions and energy per day "
+        "(district rollup), faults by OCPP error code"
+    ),
 )
 
 
@@ -67,8 +70,9 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
         time_series(
             "Sessions and energy per day",
             q.EV_DAILY,
-            "Per local day: distinct charging sessions (transaction ids) and energy from the "
-            "connector meters.",
+            "Per local day: charging sessions started (a new transaction id) and energy from "
+            "the connector meters, from the district rollup (raw readings when $tz is not "
+            "the rollups' zone).",
             bars=True,
         ),
         12,

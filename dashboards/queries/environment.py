@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from dashboards.domain import (
+    ENV_DAILY,
     ENV_HOURLY,
+    ENV_HOURLY_GROUP,
     RULE_SET_IN_FORCE,
     counted_standards,
     env_rollup_column,
@@ -19,7 +21,17 @@ from dashboards.domain import (
     interval,
     pollutants,
 )
-from dashboards.queries.common import DISTRICT, IN_DISTRICTS, IN_POLES, hourly_mean
+from dashboards.queries.common import (
+    ALL_POLES_PICKED,
+    DAILY_RANGE,
+    DISTRICT,
+    GROUP_DISTRICT_NAME,
+    HOURLY_RANGE,
+    IN_DISTRICTS,
+    IN_GROUP_DISTRICTS,
+    IN_POLES,
+    hourly_mean,
+)
 from dashboards.sql import PanelSql, Shape, num, text, time_col
 from models.catalogue.air_quality import (
     MIN_8H_MEANS_FOR_DAILY_MAX,
@@ -38,18 +50,47 @@ MEASURES: tuple[FieldSpec, ...] = pollutants() + tuple(f for f in ENV.metrics if
 
 
 def env_by(field: FieldSpec, series: str) -> PanelSql:
-    """Hourly-rollup time series of one measure, one series per pole or per district."""
-    label = "h.pole_id" if series == "pole" else DISTRICT
-    return PanelSql(
-        f"""SELECT $__timeGroupAlias(h.bucket, $__interval), {label} AS metric,
-       {hourly_mean(field)} AS {field.column}
-FROM {ENV_HOURLY} h JOIN poles p ON p.pole_id = h.pole_id
-WHERE $__timeFilter(h.bucket) AND h.{env_rollup_column(field, "count")} > 0
-  AND {IN_DISTRICTS} AND {IN_POLES}
+    """Time series of one measure from the rollups, one series per district or pole.
+
+    By district: the district totals (`env_hourly_group`) while every pole of the picked
+    districts is picked, else the picked poles' hourly rows. By pole: hourly rows up to
+    HOURLY_RANGE_LIMIT, daily means (`env_daily`) beyond. Means are sums over counts, so
+    either source gives the same numbers for the same buckets."""
+    column = field.column
+    count = env_rollup_column(field, "count")
+    if series == "district":
+        sql = f"""SELECT $__timeGroupAlias(g.bucket, $__interval), {GROUP_DISTRICT_NAME} AS metric,
+       {hourly_mean(field, "g")} AS {column}
+FROM {ENV_HOURLY_GROUP} g
+WHERE {IN_GROUP_DISTRICTS} AND $__timeFilter(g.bucket) AND g.{count} > 0
+  AND {ALL_POLES_PICKED}
 GROUP BY 1, 2
-ORDER BY 1, 2""",
-        Shape.TIME_SERIES,
-        (time_col(), text("metric"), num(field.column, grafana_unit(field))),
+UNION ALL
+SELECT $__timeGroupAlias(h.bucket, $__interval), {DISTRICT} AS metric,
+       {hourly_mean(field)} AS {column}
+FROM {ENV_HOURLY} h JOIN poles p ON p.pole_id = h.pole_id
+WHERE $__timeFilter(h.bucket) AND h.{count} > 0
+  AND {IN_DISTRICTS} AND {IN_POLES} AND NOT {ALL_POLES_PICKED}
+GROUP BY 1, 2
+ORDER BY 1, 2"""
+    else:
+        # Days start on whole UTC hours: a 1-hour group keeps each day's own start.
+        sql = f"""SELECT $__timeGroupAlias(h.bucket, $__interval), h.pole_id AS metric,
+       {hourly_mean(field)} AS {column}
+FROM {ENV_HOURLY} h JOIN poles p ON p.pole_id = h.pole_id
+WHERE $__timeFilter(h.bucket) AND h.{count} > 0
+  AND {IN_DISTRICTS} AND {IN_POLES} AND {HOURLY_RANGE}
+GROUP BY 1, 2
+UNION ALL
+SELECT $__timeGroupAlias(d.bucket, 1h), d.pole_id AS metric,
+       {hourly_mean(field, "d")} AS {column}
+FROM {ENV_DAILY} d JOIN poles p ON p.pole_id = d.pole_id
+WHERE $__timeFilter(d.bucket) AND d.{count} > 0
+  AND {IN_DISTRICTS} AND {IN_POLES} AND {DAILY_RANGE}
+GROUP BY 1, 2
+ORDER BY 1, 2"""
+    return PanelSql(
+        sql, Shape.TIME_SERIES, (time_col(), text("metric"), num(column, grafana_unit(field)))
     )
 
 
