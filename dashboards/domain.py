@@ -46,9 +46,11 @@ POLE_HEALTH = health_view.VIEW
 # The read models the ingest writer keeps (storage/readmodels/spec.py): per-pole and
 # per-group (city, district) rollups, and the newest reading of each pole and family.
 ENV_DAILY = readmodels.ENV_DAILY.table
+ENV_DAILY_CET = readmodels.ENV_DAILY_CET.table
 ENV_HOURLY_GROUP = readmodels.ENV_HOURLY_GROUP.table
 LIGHT_DAILY_GROUP = readmodels.LIGHT_DAILY_GROUP.table
 WIFI_HOURLY = readmodels.WIFI_HOURLY.table
+EV_DAILY_ROLLUP = readmodels.EV_DAILY.table
 EV_DAILY_GROUP = readmodels.EV_DAILY_GROUP.table
 LIGHT_LATEST = readmodels.LATEST_TABLES[Family.LIGHT]
 WIFI_LATEST = readmodels.LATEST_TABLES[Family.WIFI]

@@ -17,6 +17,8 @@ from dashboards.panels import (
     time_series,
 )
 from dashboards.queries import ev as q
+from dashboards.queries.common import RAW_RANGE_LIMIT
+from models.catalogue.families import EV
 from models.catalogue.health import CONNECTOR_STATUS_HORIZON
 
 SPEC = DashboardSpec(
@@ -60,7 +62,10 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
             q.EV_UTILISATION,
             "Share of connector time in "
             + ", ".join(s.value for s in OCCUPIED_CONNECTOR_STATES)
-            + "; each status holds until the connector's next report.",
+            + "; each status holds until the connector's next report. Beyond a "
+            + f"{RAW_RANGE_LIMIT} range per local day from the connector rollup (a status "
+            + f"holds for at most {duration_text(EV.state_times[0].holds_for)} there), of "
+            + "the connectors that reported that day.",
         ),
         12,
         8,

@@ -44,10 +44,10 @@ HOURLY_RANGE = f"{_SPAN} <= interval '{HOURLY_RANGE_LIMIT}'"
 DAILY_RANGE = f"{_SPAN} > interval '{HOURLY_RANGE_LIMIT}'"
 # The daily rollups' local days are those of the zone `smartpole db migrate` recorded;
 # a dashboard built for another $tz reads raw rows instead.
-IN_ROLLUP_ZONE = (
-    f"'$tz' = (SELECT z.value FROM {READMODEL_SETTINGS} z"
-    f" WHERE z.name = {literal(LOCAL_ZONE_SETTING)})"
+ROLLUP_ZONE = (
+    f"(SELECT z.value FROM {READMODEL_SETTINGS} z WHERE z.name = {literal(LOCAL_ZONE_SETTING)})"
 )
+IN_ROLLUP_ZONE = f"'$tz' = {ROLLUP_ZONE}"
 NOT_IN_ROLLUP_ZONE = f"NOT coalesce({IN_ROLLUP_ZONE}, false)"
 # A group rollup row's district as the `district` variable names it.
 GROUP_DISTRICT_NAME = (
@@ -62,6 +62,11 @@ ALL_POLES_PICKED = f"NOT EXISTS (SELECT FROM poles p WHERE {IN_DISTRICTS} AND NO
 
 def local_day(ts: str) -> str:
     return LOCAL_DAY.format(ts=ts)
+
+
+def rollup_day_end(bucket: str) -> str:
+    """The end of a daily rollup row's local day (23, 24 or 25 hours after its start)."""
+    return f"(({bucket} AT TIME ZONE {ROLLUP_ZONE}) + interval '1 day') AT TIME ZONE {ROLLUP_ZONE}"
 
 
 def days_of_range(bucket: str) -> str:

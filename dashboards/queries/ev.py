@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dashboards.domain import (
     EV_DAILY_GROUP,
+    EV_DAILY_ROLLUP,
     EV_LATEST,
     EV_TABLE,
     OCCUPIED_CONNECTOR_STATES,
@@ -18,6 +19,7 @@ from dashboards.domain import (
     literals,
     rollup_column,
     sessions_column,
+    state_seconds_column,
 )
 from dashboards.queries.common import (
     DISTRICT,
@@ -25,8 +27,11 @@ from dashboards.queries.common import (
     IN_GROUP_DISTRICTS,
     IN_ROLLUP_ZONE,
     NOT_IN_ROLLUP_ZONE,
+    RAW_RANGE,
+    ROLLUP_RANGE,
     days_of_range,
     local_day,
+    rollup_day_end,
 )
 from dashboards.sql import Column, PanelSql, Shape, num, text, time_col
 from dashboards.sql import ColumnKind as Kind
@@ -69,6 +74,11 @@ ORDER BY connectors DESC, status""",
     (text("status"), num("connectors")),
 )
 
+# Each status holds until the connector's next report. Up to RAW_RANGE_LIMIT from the raw
+# rows per $__interval; beyond, per local day from the per-connector rollup: occupied
+# seconds (a status holds for at most the catalogue's hold time there) over the day's
+# length (up to now) for every connector that reported that day.
+_OCCUPIED_S = state_seconds_column(EV, "occupied")
 EV_UTILISATION = PanelSql(
     f"""WITH spans AS (
   SELECT e.observed_at, e.status,
@@ -77,13 +87,20 @@ EV_UTILISATION = PanelSql(
                                      ORDER BY e.observed_at),
            $__timeTo()::timestamptz, now()) - e.observed_at) AS seconds
   FROM {EV_TABLE} e JOIN poles p ON p.pole_id = e.pole_id
-  WHERE $__timeFilter(e.observed_at) AND {IN_DISTRICTS}
+  WHERE $__timeFilter(e.observed_at) AND {IN_DISTRICTS} AND {RAW_RANGE}
 )
 SELECT $__timeGroupAlias(observed_at, $__interval),
        100 * sum(seconds) FILTER (WHERE status IN ({literals(OCCUPIED_CONNECTOR_STATES)}))
          / nullif(sum(seconds), 0) AS occupied
 FROM spans
 WHERE seconds > 0
+GROUP BY 1
+UNION ALL
+SELECT $__timeGroupAlias(d.bucket, 1h),
+       100 * sum(d.{_OCCUPIED_S}) / nullif(sum(extract(epoch FROM least(
+         {rollup_day_end("d.bucket")}, $__timeTo()::timestamptz, now()) - d.bucket)), 0)
+FROM {EV_DAILY_ROLLUP} d JOIN poles p ON p.pole_id = d.pole_id
+WHERE {days_of_range("d.bucket")} AND {IN_DISTRICTS} AND {ROLLUP_RANGE}
 GROUP BY 1
 ORDER BY 1""",
     Shape.TIME_SERIES,
