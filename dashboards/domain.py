@@ -50,6 +50,7 @@ ENV_DAILY_CET = readmodels.ENV_DAILY_CET.table
 ENV_HOURLY_GROUP = readmodels.ENV_HOURLY_GROUP.table
 LIGHT_DAILY_GROUP = readmodels.LIGHT_DAILY_GROUP.table
 WIFI_HOURLY = readmodels.WIFI_HOURLY.table
+WIFI_HOURLY_GROUP = readmodels.WIFI_HOURLY_GROUP.table
 EV_DAILY_ROLLUP = readmodels.EV_DAILY.table
 EV_DAILY_GROUP = readmodels.EV_DAILY_GROUP.table
 LIGHT_LATEST = readmodels.LATEST_TABLES[Family.LIGHT]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dashboards.domain import (
     WIFI_HOURLY,
+    WIFI_HOURLY_GROUP,
     WIFI_LATEST,
     WIFI_TABLE,
     grafana_unit,
@@ -16,8 +17,10 @@ from dashboards.domain import (
     rollup_column,
 )
 from dashboards.queries.common import (
+    ALL_POLES_PICKED,
     DISTRICT,
     IN_DISTRICTS,
+    IN_GROUP_DISTRICTS,
     IN_POLES,
     RAW_RANGE,
     ROLLUP_RANGE,
@@ -85,8 +88,9 @@ ORDER BY 1, 2""",
     (time_col(), text("metric"), num("received", _BYTES_IN), num("sent", _BYTES_OUT)),
 )
 
-# Hours of the day in $tz: the rollup's UTC hours are whole hours of every zone with
-# whole-hour offsets.
+# Hours of the day in $tz: the rollups' UTC hours are whole hours of every zone with
+# whole-hour offsets. Beyond RAW_RANGE_LIMIT, the district totals while every hotspot of
+# the picked districts is picked, else the picked hotspots' hourly rows.
 WIFI_HOUR_OF_DAY = PanelSql(
     f"""SELECT to_char(w.observed_at AT TIME ZONE '$tz', 'HH24') AS hour,
        avg(w.connected_clients) AS clients
@@ -94,9 +98,19 @@ FROM {WIFI_TABLE} w JOIN poles p ON p.pole_id = w.pole_id
 WHERE {_PICKED_RAW} AND {RAW_RANGE}
 GROUP BY 1
 UNION ALL
-SELECT to_char(h.bucket AT TIME ZONE '$tz', 'HH24'), {_ROLLED_CLIENTS}
-FROM {WIFI_HOURLY} h JOIN poles p ON p.pole_id = h.pole_id
-WHERE {_PICKED_ROLLED} AND h.{_COUNT} > 0
+SELECT hour, sum(clients_sum) / nullif(sum(clients_count), 0) FROM (
+  SELECT to_char(g.bucket AT TIME ZONE '$tz', 'HH24') AS hour,
+         sum(g.{_SUM}) AS clients_sum, sum(g.{_COUNT}) AS clients_count
+  FROM {WIFI_HOURLY_GROUP} g
+  WHERE {IN_GROUP_DISTRICTS} AND $__timeFilter(g.bucket) AND {ROLLUP_RANGE}
+    AND {ALL_POLES_PICKED}
+  GROUP BY 1
+  UNION ALL
+  SELECT to_char(h.bucket AT TIME ZONE '$tz', 'HH24'), sum(h.{_SUM}), sum(h.{_COUNT})
+  FROM {WIFI_HOURLY} h JOIN poles p ON p.pole_id = h.pole_id
+  WHERE {_PICKED_ROLLED} AND NOT {ALL_POLES_PICKED}
+  GROUP BY 1
+) hours
 GROUP BY 1
 ORDER BY 1""",
     Shape.TABLE,
