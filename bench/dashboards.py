@@ -131,7 +131,9 @@ def time_query(conn: psycopg.Connection[Any], sql: str, runs: int) -> dict[str, 
         started = time.perf_counter()
         try:
             rows = len(conn.execute(sql.encode()).fetchall())
-        except psycopg.errors.QueryCanceled:
+        except psycopg.errors.QueryCanceled as exc:
+            if "statement timeout" not in str(exc):
+                raise  # Ctrl-C: psycopg cancels the query and raises this
             return {"p50_ms": None, "timeout": True}
         except psycopg.Error as exc:
             return {"p50_ms": None, "error": str(exc).splitlines()[0]}

@@ -23,14 +23,15 @@ from dashboards.domain import (
     pollutants,
 )
 from dashboards.queries.common import (
-    ALL_POLES_PICKED,
     DAILY_RANGE,
     DISTRICT,
+    EVERY_POLE,
     GROUP_DISTRICT_NAME,
     HOURLY_RANGE,
     IN_DISTRICTS,
     IN_GROUP_DISTRICTS,
     IN_POLES,
+    PICKED_CTE,
     hourly_mean,
 )
 from dashboards.sql import PanelSql, Shape, num, text, time_col
@@ -60,18 +61,22 @@ def env_by(field: FieldSpec, series: str) -> PanelSql:
     column = field.column
     count = env_rollup_column(field, "count")
     if series == "district":
-        sql = f"""SELECT $__timeGroupAlias(g.bucket, $__interval), {GROUP_DISTRICT_NAME} AS metric,
+        # The picked poles' rows through LATERAL: an index range per pole, and no
+        # parallel scan of the whole rollup started for the branch that does not run.
+        sum_column = env_rollup_column(field, "energy_sum" if field.energetic else "sum")
+        sql = f"""WITH {PICKED_CTE}
+SELECT $__timeGroupAlias(g.bucket, $__interval), {GROUP_DISTRICT_NAME} AS metric,
        {hourly_mean(field, "g")} AS {column}
 FROM {ENV_HOURLY_GROUP} g
-WHERE {IN_GROUP_DISTRICTS} AND $__timeFilter(g.bucket) AND g.{count} > 0
-  AND {ALL_POLES_PICKED}
+WHERE {IN_GROUP_DISTRICTS} AND $__timeFilter(g.bucket) AND g.{count} > 0 AND {EVERY_POLE}
 GROUP BY 1, 2
 UNION ALL
 SELECT $__timeGroupAlias(h.bucket, $__interval), {DISTRICT} AS metric,
        {hourly_mean(field)} AS {column}
-FROM {ENV_HOURLY} h JOIN poles p ON p.pole_id = h.pole_id
-WHERE $__timeFilter(h.bucket) AND h.{count} > 0
-  AND {IN_DISTRICTS} AND {IN_POLES} AND NOT {ALL_POLES_PICKED}
+FROM poles p CROSS JOIN LATERAL (
+  SELECT h.bucket, h.{count}, h.{sum_column} FROM {ENV_HOURLY} h
+  WHERE h.pole_id = p.pole_id AND $__timeFilter(h.bucket) AND h.{count} > 0) h
+WHERE {IN_DISTRICTS} AND {IN_POLES} AND NOT {EVERY_POLE}
 GROUP BY 1, 2
 ORDER BY 1, 2"""
     else:

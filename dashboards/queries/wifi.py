@@ -17,11 +17,12 @@ from dashboards.domain import (
     rollup_column,
 )
 from dashboards.queries.common import (
-    ALL_POLES_PICKED,
     DISTRICT,
+    EVERY_POLE,
     IN_DISTRICTS,
     IN_GROUP_DISTRICTS,
     IN_POLES,
+    PICKED_CTE,
     RAW_RANGE,
     ROLLUP_RANGE,
 )
@@ -99,16 +100,18 @@ WHERE {_PICKED_RAW} AND {RAW_RANGE}
 GROUP BY 1
 UNION ALL
 SELECT hour, sum(clients_sum) / nullif(sum(clients_count), 0) FROM (
+  WITH {PICKED_CTE}
   SELECT to_char(g.bucket AT TIME ZONE '$tz', 'HH24') AS hour,
          sum(g.{_SUM}) AS clients_sum, sum(g.{_COUNT}) AS clients_count
   FROM {WIFI_HOURLY_GROUP} g
-  WHERE {IN_GROUP_DISTRICTS} AND $__timeFilter(g.bucket) AND {ROLLUP_RANGE}
-    AND {ALL_POLES_PICKED}
+  WHERE {IN_GROUP_DISTRICTS} AND $__timeFilter(g.bucket) AND {ROLLUP_RANGE} AND {EVERY_POLE}
   GROUP BY 1
   UNION ALL
   SELECT to_char(h.bucket AT TIME ZONE '$tz', 'HH24'), sum(h.{_SUM}), sum(h.{_COUNT})
-  FROM {WIFI_HOURLY} h JOIN poles p ON p.pole_id = h.pole_id
-  WHERE {_PICKED_ROLLED} AND NOT {ALL_POLES_PICKED}
+  FROM poles p CROSS JOIN LATERAL (
+    SELECT h.bucket, h.{_SUM}, h.{_COUNT} FROM {WIFI_HOURLY} h
+    WHERE h.pole_id = p.pole_id AND $__timeFilter(h.bucket)) h
+  WHERE {IN_DISTRICTS} AND {IN_POLES} AND {ROLLUP_RANGE} AND NOT {EVERY_POLE}
   GROUP BY 1
 ) hours
 GROUP BY 1
