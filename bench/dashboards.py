@@ -205,6 +205,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--baseline", default=BASELINE_COMMIT)
     parser.add_argument("--timeout-s", type=int, default=120, help="statement_timeout per query")
+    parser.add_argument("--only", help="time only the queries whose label contains this")
     args = parser.parse_args()
     if args.poles:
         dataset = Dataset(f"dash{args.poles}x{args.days}", args.poles, args.days)
@@ -212,8 +213,12 @@ def main() -> int:
         dataset = DATASETS[args.dataset]
 
     now_queries = current_queries()
+    if args.only:
+        now_queries = {k: v for k, v in now_queries.items() if args.only in k}
     boards = sorted({label.split("/")[0] + ".json" for label in now_queries} - {"alert.json"})
     before_queries = baseline_queries(args.baseline, boards)
+    if args.only:
+        before_queries = {k: v for k, v in before_queries.items() if args.only in k}
     with cluster(args.data_dir) as server:
         url, figures = prepare(server, dataset)
         with psycopg.connect(url, autocommit=True) as conn:

@@ -56,9 +56,7 @@ def exceedances_text() -> str:
     )
     return (
         "Calendar year up to the range's end, in CET as the EU statistics are kept, from the "
-        "hourly rollup, read only on the days whose highest reading (CET daily rollup) "
-        "exceeds a threshold and the days either side (indicative: low-cost sensors). "
-        "A daily mean needs "
+        f"hourly rollup (indicative: low-cost sensors). A daily mean needs "
         f"{MIN_HOURS_FOR_DAILY_MEAN} hourly means, an 8-hour mean {MIN_HOURS_FOR_8H_MEAN} of "
         f"its 8 hours, a day's maximum 8-hour mean {MIN_8H_MEANS_FOR_DAILY_MAX} valid running "
         f"means. Red: more than allowed. {columns}"

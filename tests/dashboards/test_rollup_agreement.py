@@ -31,8 +31,7 @@ from dashboards.domain import OCCUPIED_CONNECTOR_STATES
 from dashboards.queries import common, environment, ev, lighting, overview, pole_detail, wifi
 from dashboards.sql import PanelSql
 from models.catalogue.families import ENV
-from storage.readmodels.rebuild import FIRST_BUILD, rebuild, recorded_zone
-from storage.readmodels.spec import ENV_HOURLY
+from storage.readmodels.rebuild import recorded_zone
 from tests.dashboards.grafana_macros import QueryContext, Variable, expand
 from tests.dashboards.seed import DISTRICTS, POLES
 
@@ -351,64 +350,3 @@ FROM spans GROUP BY 1""",
     )
     assert _assert_same(rolled, raw, ("occupied",), {(start,)}) == 1
     assert 0 < raw[(start,)]["occupied"] < 100
-
-
-def test_exceedances_read_only_the_hours_of_possible_days_and_count_as_all_hours(
-    seeded: tuple[psycopg.Connection[Any], bool],
-) -> None:
-    conn, timescaledb = seeded
-    panel = environment.ENV_EXCEEDANCES
-    possible = environment.exceedance_possible(environment.EXCEEDANCE_STANDARDS)
-    end = datetime.now(UTC) + timedelta(minutes=5)
-    ctx = _context(end - timedelta(days=7), end, timedelta(hours=1), timescaledb)
-    pruned = _keyed(_run(conn, panel.sql, ctx), "pole_id")
-    every_hour = _keyed(_run(conn, _force(panel.sql, {possible: "true"}), ctx), "pole_id")
-    counts = tuple(c.name for c in panel.columns if c.name not in ("pole_id", "district"))
-    assert _assert_same(pruned, every_hour, counts) == len(POLES)
-    # the seed's CR-0001 exceeds the NO2 hourly standards (PM10 and O3 too, at some times
-    # of day: their days need 18 hours); the other poles nothing
-    exceeded = {c for c in counts if every_hour[("CR-0001",)][c] > 0}
-    assert "no2_hours_over_limit" in exceeded
-    assert all(every_hour[(p,)][c] == 0 for p in POLES if p != "CR-0001" for c in counts)
-    # the pruning reads the hours of CR-0001's days only
-    plan = "\n".join(
-        str(r[0])
-        for r in conn.execute(
-            ("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + expand(panel.sql, ctx)).encode()
-        )
-    )
-    assert "env_daily_cet" in plan
-
-
-def test_an_8_hour_mean_reaching_back_into_the_day_before_is_counted(database_url: str) -> None:
-    """O3 at 200 µg/m³ from 16:00 to midnight CET on one day, 60 otherwise: the day
-    after exceeds the 8-hour target through its first windows although none of its own
-    hours is high, so its hours must be read although its daily maximum is low."""
-    cet = ZoneInfo("Etc/GMT-1")
-    day = datetime(2025, 6, 10, tzinfo=cet)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO poles (pole_id, district, capabilities) VALUES ('X1', 'Mitte', '{env}')"
-        )
-        conn.execute(
-            """INSERT INTO env_readings (pole_id, observed_at, received_at, o3)
-SELECT 'X1', t, t, CASE WHEN t >= %(high)s AND t < %(day_end)s THEN 200 ELSE 60 END
-FROM generate_series(%(start)s, %(end)s - interval '10 minutes', interval '10 minutes') AS t""",
-            {
-                "high": day + timedelta(hours=16),
-                "day_end": day + timedelta(days=1),
-                "start": day - timedelta(days=1),
-                "end": day + timedelta(days=2),
-            },
-        )
-        rebuild(conn, [ENV_HOURLY])
-        rebuild(conn, FIRST_BUILD)
-        panel = environment.ENV_EXCEEDANCES
-        possible = environment.exceedance_possible(environment.EXCEEDANCE_STANDARDS)
-        end = day + timedelta(days=2)
-        ctx = _context(end - timedelta(days=7), end, timedelta(hours=1), False, ("X1",))
-        pruned = _keyed(_run(conn, panel.sql, ctx), "pole_id")
-        every_hour = _keyed(_run(conn, _force(panel.sql, {possible: "true"}), ctx), "pole_id")
-        assert every_hour[("X1",)]["o3_days_over_target"] == 2
-        counts = tuple(c.name for c in panel.columns if c.name not in ("pole_id", "district"))
-        assert _assert_same(pruned, every_hour, counts, {("X1",)}) == 1
