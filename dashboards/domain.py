@@ -25,12 +25,13 @@ from models.catalogue.air_quality import (
     Objective,
     RuleSet,
 )
-from models.catalogue.families import ENV, FAMILIES, FieldSpec
+from models.catalogue.families import ENV, FAMILIES, FamilySpec, FieldSpec
 from models.catalogue.health import CHARGER_FAULT_STATUSES, CHARGER_NO_ERROR, DEFAULT_HEALTH
 from models.topics import Family
 from models.vocabulary import OcppStatus
 from storage import health_view
-from storage.readmodels.spec import energy_sum_column
+from storage.readmodels import spec as readmodels
+from storage.readmodels.spec import energy_sum_column, increase_column, state_column
 from storage.tables import ENV_HOURLY_TABLE
 
 # --- storage names ---------------------------------------------------------------------
@@ -42,6 +43,26 @@ STATUS_TABLE = FAMILIES[Family.STATUS].table
 ENV_HOURLY = ENV_HOURLY_TABLE
 # The health judgement (storage/health_view.py), shared with /v1/health/poles.
 POLE_HEALTH = health_view.VIEW
+# The read models the ingest writer keeps (storage/readmodels/spec.py): per-pole and
+# per-group (city, district) rollups, and the newest reading of each pole and family.
+ENV_DAILY = readmodels.ENV_DAILY.table
+ENV_DAILY_CET = readmodels.ENV_DAILY_CET.table
+ENV_HOURLY_GROUP = readmodels.ENV_HOURLY_GROUP.table
+LIGHT_DAILY_GROUP = readmodels.LIGHT_DAILY_GROUP.table
+WIFI_HOURLY = readmodels.WIFI_HOURLY.table
+WIFI_HOURLY_GROUP = readmodels.WIFI_HOURLY_GROUP.table
+EV_DAILY_ROLLUP = readmodels.EV_DAILY.table
+EV_DAILY_GROUP = readmodels.EV_DAILY_GROUP.table
+LIGHT_LATEST = readmodels.LATEST_TABLES[Family.LIGHT]
+WIFI_LATEST = readmodels.LATEST_TABLES[Family.WIFI]
+EV_LATEST = readmodels.LATEST_TABLES[Family.EV]
+# Group rollups: the kind of a row, and the key of poles without a district.
+GROUP_CITY = readmodels.CITY
+GROUP_DISTRICT = readmodels.DISTRICT
+GROUP_NO_DISTRICT = readmodels.NO_DISTRICT
+# Where `smartpole db migrate` records the zone the daily rollups' local days are in.
+READMODEL_SETTINGS = readmodels.SETTINGS_TABLE
+LOCAL_ZONE_SETTING = readmodels.LOCAL_ZONE_SETTING
 
 
 def observed_at_column(family: Family) -> str:
@@ -106,12 +127,30 @@ def grafana_unit(field: FieldSpec) -> str | None:
 
 
 def env_rollup_column(field: FieldSpec, part: str) -> str:
-    """A column of the hourly env rollup: `<metric>_count|sum|min|max|energy_sum`."""
+    """A metric's column in any rollup: `<metric>_count|sum|min|max|energy_sum|increase`."""
     if part == "energy_sum":
         if not field.energetic:
             raise ValueError(f"{field.column} is not averaged on energy")
         return energy_sum_column(field.column)
+    if part == "increase":
+        return increase_column(field.column)
     return f"{field.column}_{part}"
+
+
+rollup_column = env_rollup_column
+
+
+def state_seconds_column(spec: FamilySpec, name: str) -> str:
+    """The rollup column of a time-in-state measure of the family, e.g. `burn_s`."""
+    if not any(s.name == name for s in spec.state_times):
+        raise KeyError(f"{spec.family.value} has no time-in-state measure {name}")
+    return state_column(name)
+
+
+def sessions_column(spec: FamilySpec) -> str:
+    if spec.session_field is None:
+        raise KeyError(f"{spec.family.value} has no sessions")
+    return "sessions"
 
 
 # --- EU air-quality standards ---------------------------------------------------------------

@@ -11,7 +11,9 @@ from dashboards.boards.common import (
     variables,
 )
 from dashboards.domain import (
+    ENV_DAILY,
     ENV_HOURLY,
+    ENV_HOURLY_GROUP,
     RULE_SET_IN_FORCE,
     drawn_standards,
     exceedance_column,
@@ -25,6 +27,7 @@ from dashboards.panels import (
     time_series,
 )
 from dashboards.queries import environment as q
+from dashboards.queries.common import HOURLY_RANGE_LIMIT
 from models.catalogue.air_quality import (
     MIN_8H_MEANS_FOR_DAILY_MAX,
     MIN_HOURS_FOR_8H_MEAN,
@@ -36,8 +39,9 @@ SPEC = DashboardSpec(
     "Environment",
     "environment.json",
     (
-        "PM2.5, PM10, NO₂, O₃ and noise (LAeq, averaged on energy) by district and by pole "
-        "from the hourly rollup, with the EU limit and target values of "
+        "PM2.5, PM10, NO₂, O₃ and noise (LAeq, averaged on energy) by district (district "
+        f"rollup) and by pole (hourly rollup, daily beyond {HOURLY_RANGE_LIMIT}), with the "
+        "EU limit and target values of "
         f"{RULE_SET_IN_FORCE.value} and the 2030 values of (EU) 2024/2881 as dashed "
         "thresholds; exceedances this year under both, counted in CET days with the "
         "directive's data-capture rules"
@@ -59,6 +63,23 @@ def exceedances_text() -> str:
     )
 
 
+_SOURCE = {
+    "district": (
+        "Hourly {averaged}: the district totals of the " + ENV_HOURLY_GROUP + " rollup "
+        "(with some poles unpicked, the picked poles' " + ENV_HOURLY + " rows)."
+    ),
+    "pole": (
+        "Hourly {averaged} from the "
+        + ENV_HOURLY
+        + " rollup up to a "
+        + HOURLY_RANGE_LIMIT
+        + " range, daily ones (local days, "
+        + ENV_DAILY
+        + ") beyond."
+    ),
+}
+
+
 def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
     layout = Layout()
     for measure in q.MEASURES:
@@ -70,7 +91,7 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
                 time_series(
                     f"{measure.title} by {series}",
                     sql,
-                    f"Hourly {averaged} from the {ENV_HOURLY} rollup. {limits_text(standards)}",
+                    f"{_SOURCE[series].format(averaged=averaged)} {limits_text(standards)}",
                     limits=limit_lines(standards),
                     min_interval=ROLLUP_MIN_INTERVAL,
                 ),

@@ -17,13 +17,18 @@ from dashboards.panels import (
     time_series,
 )
 from dashboards.queries import ev as q
+from dashboards.queries.common import RAW_RANGE_LIMIT
+from models.catalogue.families import EV
 from models.catalogue.health import CONNECTOR_STATUS_HORIZON
 
 SPEC = DashboardSpec(
     "smartpole-ev",
     "EV charging",
     "ev-charging.json",
-    ("connector status now, utilisation, sessions and energy per day, faults by OCPP error code"),
+    (
+        "connector status now (latest readings), utilisation, sessions and energy per day "
+        "(district rollup), faults by OCPP error code"
+    ),
 )
 
 
@@ -57,7 +62,10 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
             q.EV_UTILISATION,
             "Share of connector time in "
             + ", ".join(s.value for s in OCCUPIED_CONNECTOR_STATES)
-            + "; each status holds until the connector's next report.",
+            + "; each status holds until the connector's next report. Beyond a "
+            + f"{RAW_RANGE_LIMIT} range per local day from the connector rollup (a status "
+            + f"holds for at most {duration_text(EV.state_times[0].holds_for)} there), of "
+            + "the connectors that reported that day.",
         ),
         12,
         8,
@@ -67,8 +75,9 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
         time_series(
             "Sessions and energy per day",
             q.EV_DAILY,
-            "Per local day: distinct charging sessions (transaction ids) and energy from the "
-            "connector meters.",
+            "Per local day: charging sessions started (a new transaction id) and energy from "
+            "the connector meters, from the district rollup (raw readings when $tz is not "
+            "the rollups' zone).",
             bars=True,
         ),
         12,

@@ -23,7 +23,8 @@ SPEC = DashboardSpec(
     "Lighting and energy",
     "lighting.json",
     (
-        "burn hours and energy per district and day, dimming, day burners (lamp on while the "
+        "burn hours and energy per district and day (district rollup), dimming, day burners "
+        "(lamp on while the "
         f"sun is more than {DAY_BURNER_SUN_ELEVATION_DEG:g}° up), defective lamps"
     ),
 )
@@ -35,8 +36,8 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
         time_series(
             "Burn hours per day by district",
             q.LIGHT_BURN_HOURS,
-            "Lamp hours on or dimmed per local day. A reading holds until the next one, for at "
-            f"most {common.LIGHT_READING_VALID_FOR}.",
+            "Lamp hours on or dimmed per local day, from the district rollup. A reading holds "
+            f"until the next one, for at most {common.LIGHT_READING_VALID_FOR}.",
             bars=True,
         ),
         12,
@@ -47,7 +48,8 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
         time_series(
             "Energy per day by district",
             q.LIGHT_ENERGY,
-            "From the lamp meters (totalActiveEnergyImport) per local day.",
+            "From the lamp meters (totalActiveEnergyImport) per local day, from the district "
+            "rollup.",
             bars=True,
         ),
         12,

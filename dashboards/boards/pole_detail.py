@@ -74,7 +74,9 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
         5,
         q.POLE_LAMP_STATE,
     )
-    layout.add(time_series("Wi-Fi clients", q.POLE_WIFI, "Mean clients."), 12, 8, q.POLE_WIFI)
+    layout.add(
+        time_series("Wi-Fi clients", q.POLE_WIFI, f"Mean clients. {env_note}"), 12, 8, q.POLE_WIFI
+    )
     layout.add(
         time_series("Charging power", q.POLE_EV_POWER, "Per connector."), 12, 8, q.POLE_EV_POWER
     )

@@ -17,14 +17,21 @@ from dashboards.panels import (
     time_series,
 )
 from dashboards.queries import wifi as q
+from dashboards.queries.common import RAW_RANGE_LIMIT
 from models.vocabulary import WifiStatus
 
 SPEC = DashboardSpec(
     "smartpole-wifi",
     "Wi-Fi",
     "wifi.json",
-    ("clients and traffic by hotspot, clients by hour of day, hotspots down"),
+    (
+        "clients and traffic by hotspot and clients by hour of day (raw readings up to "
+        f"{RAW_RANGE_LIMIT}, hourly rollup beyond), hotspots down (latest readings)"
+    ),
 )
+
+
+_SOURCE = f"Raw readings up to a {RAW_RANGE_LIMIT} range, hourly rollup beyond."
 
 
 def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
@@ -51,7 +58,7 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
         q.WIFI_DOWN_LIST,
     )
     layout.add(
-        time_series("Clients by hotspot", q.WIFI_CLIENTS, "Mean connected clients."),
+        time_series("Clients by hotspot", q.WIFI_CLIENTS, f"Mean connected clients. {_SOURCE}"),
         12,
         8,
         q.WIFI_CLIENTS,
@@ -60,7 +67,8 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
         time_series(
             "Traffic by hotspot",
             q.WIFI_TRAFFIC,
-            "Bytes per interval from the access points' counters (a reboot restarts them).",
+            "Bytes per interval from the access points' counters (a reboot restarts them). "
+            + _SOURCE,
         ),
         12,
         8,
@@ -70,7 +78,7 @@ def build(timezone: str = DEFAULT_TIMEZONE) -> BuiltDashboard:
         bar_chart(
             "Clients by hour of day",
             q.WIFI_HOUR_OF_DAY,
-            "Mean connected clients per local hour over the range.",
+            f"Mean connected clients per local hour over the range. {_SOURCE}",
             "hour",
         ),
         24,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dashboards.domain import (
     ENV_HOURLY,
-    EV_TABLE,
+    EV_LATEST,
     POLE_HEALTH,
     env_rollup_column,
     grafana_unit,
@@ -65,10 +65,9 @@ CHARGER_FAULTED = PanelSql(
        CASE WHEN p.charger_faults @> jsonb_build_array(
                    jsonb_build_object('connector_id', c.connector_id))
             THEN 1 ELSE 0 END AS faulted
-FROM (SELECT DISTINCT ON (e.pole_id, e.connector_id) e.pole_id, e.connector_id, e.error_code
-      FROM {EV_TABLE} e
-      WHERE e.observed_at > now() - {interval(CONNECTOR_STATUS_HORIZON)}
-      ORDER BY e.pole_id, e.connector_id, e.observed_at DESC) c
+FROM (SELECT e.pole_id, e.connector_id, e.error_code
+      FROM {EV_LATEST} e
+      WHERE e.observed_at > now() - {interval(CONNECTOR_STATUS_HORIZON)}) c
 JOIN {POLE_HEALTH} p ON p.pole_id = c.pole_id
 ORDER BY c.pole_id, c.connector_id""",
     Shape.ALERT,

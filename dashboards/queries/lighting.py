@@ -6,11 +6,23 @@
 
 from __future__ import annotations
 
-from dashboards.domain import LIGHT_TABLE, grafana_unit, literals
+from dashboards.domain import (
+    LIGHT_DAILY_GROUP,
+    LIGHT_TABLE,
+    grafana_unit,
+    literals,
+    rollup_column,
+    state_seconds_column,
+)
 from dashboards.queries.common import (
     DISTRICT,
+    GROUP_DISTRICT_NAME,
     IN_DISTRICTS,
+    IN_GROUP_DISTRICTS,
+    IN_ROLLUP_ZONE,
     LIGHT_READING_VALID_FOR,
+    NOT_IN_ROLLUP_ZONE,
+    days_of_range,
     local_day,
     sun_elevation_deg,
 )
@@ -37,22 +49,40 @@ FROM {LIGHT_TABLE} l JOIN poles p ON p.pole_id = l.pole_id
 WHERE $__timeFilter(l.observed_at) AND {IN_DISTRICTS}
 WINDOW pole_lamp AS (PARTITION BY l.pole_id ORDER BY l.observed_at)"""
 
-LIGHT_BURN_HOURS = PanelSql(
-    f"""SELECT {local_day("observed_at")} AS time, district AS metric,
-       sum(seconds) FILTER (WHERE {_LIT}) / 3600 AS burn_hours
-FROM ({_LIGHT_SPANS}) spans
+# Per local day and district: the district totals the writer keeps (burn seconds in the
+# day of the reading that starts the span, the meter's increase in the day of the later
+# reading), or the same from raw rows for a $tz other than the rollups' zone.
+_BURN_S = state_seconds_column(LIGHT, "burn")
+_ENERGY_INCREASE = rollup_column(LIGHT.field("total_active_energy_import"), "increase")
+
+
+def _per_district_day(rolled: str, raw: str, column: str) -> str:
+    return f"""SELECT g.bucket AS time, {GROUP_DISTRICT_NAME} AS metric, {rolled} AS {column}
+FROM {LIGHT_DAILY_GROUP} g
+WHERE {IN_GROUP_DISTRICTS} AND {days_of_range("g.bucket")} AND {IN_ROLLUP_ZONE}
 GROUP BY 1, 2
-ORDER BY 1, 2""",
+UNION ALL
+SELECT {local_day("observed_at")}, district, {raw}
+FROM ({_LIGHT_SPANS}) spans
+WHERE {NOT_IN_ROLLUP_ZONE}
+GROUP BY 1, 2
+ORDER BY 1, 2"""
+
+
+LIGHT_BURN_HOURS = PanelSql(
+    _per_district_day(
+        f"sum(g.{_BURN_S}) / 3600",
+        f"coalesce(sum(seconds) FILTER (WHERE {_LIT}), 0) / 3600",
+        "burn_hours",
+    ),
     Shape.TIME_SERIES,
     (time_col(), text("metric"), num("burn_hours", "h")),
 )
 
 LIGHT_ENERGY = PanelSql(
-    f"""SELECT {local_day("observed_at")} AS time, district AS metric,
-       coalesce(sum(kwh) FILTER (WHERE kwh > 0), 0) AS energy
-FROM ({_LIGHT_SPANS}) spans
-GROUP BY 1, 2
-ORDER BY 1, 2""",
+    _per_district_day(
+        f"sum(g.{_ENERGY_INCREASE})", "coalesce(sum(kwh) FILTER (WHERE kwh > 0), 0)", "energy"
+    ),
     Shape.TIME_SERIES,
     (time_col(), text("metric"), num("energy", _ENERGY)),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dashboards.domain import ENV_HOURLY, literal
+from dashboards.domain import ENV_HOURLY_GROUP, GROUP_CITY, literal
 from dashboards.queries.common import DISTRICT
 from dashboards.queries.health import (
     FROM_HEALTH,
@@ -128,9 +128,9 @@ OVERVIEW_FRESHNESS = PanelSql(
 )
 
 OVERVIEW_ENV_READINGS = PanelSql(
-    f"""SELECT $__timeGroupAlias(h.bucket, $__interval), sum(h.readings) AS env_readings
-FROM {ENV_HOURLY} h
-WHERE $__timeFilter(h.bucket)
+    f"""SELECT $__timeGroupAlias(g.bucket, $__interval), sum(g.readings) AS env_readings
+FROM {ENV_HOURLY_GROUP} g
+WHERE g.group_kind = {literal(GROUP_CITY)} AND $__timeFilter(g.bucket)
 GROUP BY 1
 ORDER BY 1""",
     Shape.TIME_SERIES,

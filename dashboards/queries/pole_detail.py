@@ -14,14 +14,17 @@ from dashboards.domain import (
     LIGHT_TABLE,
     POLE_HEALTH,
     STATUS_TABLE,
+    WIFI_HOURLY,
     WIFI_TABLE,
     grafana_unit,
     pollutants,
+    rollup_column,
 )
 from dashboards.queries.common import (
     DISTRICT,
     ONE_POLE,
-    RAW_RANGE_LIMIT,
+    RAW_RANGE,
+    ROLLUP_RANGE,
     hourly_mean,
     raw_aggregate,
 )
@@ -30,12 +33,8 @@ from dashboards.sql import ColumnKind as Kind
 from models.catalogue import units
 from models.catalogue.families import ENV, EV, LIGHT, WIFI, FieldSpec
 
-_RAW_RANGE = (
-    f"$__timeTo()::timestamptz - $__timeFrom()::timestamptz <= interval '{RAW_RANGE_LIMIT}'"
-)
-_ROLLUP_RANGE = (
-    f"$__timeTo()::timestamptz - $__timeFrom()::timestamptz > interval '{RAW_RANGE_LIMIT}'"
-)
+_RAW_RANGE = RAW_RANGE
+_ROLLUP_RANGE = ROLLUP_RANGE
 
 
 def _metric(field: FieldSpec, name: str | None = None) -> Column:
@@ -123,11 +122,21 @@ ORDER BY 1""",
     (time_col(), text("power_state"), text("lamp_status")),
 )
 
+_CLIENTS = WIFI.field("connected_clients")
+_CLIENTS_SUM = rollup_column(_CLIENTS, "sum")
+_CLIENTS_COUNT = rollup_column(_CLIENTS, "count")
+_ROLLED_CLIENTS = f"sum(h.{_CLIENTS_SUM}) / nullif(sum(h.{_CLIENTS_COUNT}), 0)"
 POLE_WIFI = PanelSql(
     f"""SELECT $__timeGroupAlias(w.observed_at, $__interval),
        avg(w.connected_clients) AS clients
 FROM {WIFI_TABLE} w
-WHERE w.pole_id = '$pole' AND $__timeFilter(w.observed_at)
+WHERE w.pole_id = '$pole' AND $__timeFilter(w.observed_at) AND {_RAW_RANGE}
+GROUP BY 1
+UNION ALL
+SELECT $__timeGroupAlias(h.bucket, $__interval),
+       {_ROLLED_CLIENTS}
+FROM {WIFI_HOURLY} h
+WHERE h.pole_id = '$pole' AND $__timeFilter(h.bucket) AND {_ROLLUP_RANGE}
 GROUP BY 1
 ORDER BY 1""",
     Shape.TIME_SERIES,

@@ -39,7 +39,7 @@ from models.vocabulary import (
 )
 from storage.health_view import VIEW
 from storage.queries.aq_official import STATISTICS_COLUMNS
-from storage.readmodels.spec import energy_sum_column
+from storage.readmodels.spec import ALL_ROLLUPS, LATEST_TABLES, SETTINGS_TABLE, energy_sum_column
 from storage.tables import ENV_HOURLY_TABLE, READING_TABLES
 
 POLLUTANTS = {s.pollutant for s in EU_STANDARDS}
@@ -263,6 +263,13 @@ def _readable_columns() -> dict[str, set[str]]:
         if field.energetic:
             rollup.add(energy_sum_column(field.column))
     readable[ENV_HOURLY_TABLE] = rollup
+    # The writer's read models: every column their spec declares, the latest tables'
+    # those of their raw table, and the zone the daily rollups were built in.
+    for read_model in ALL_ROLLUPS:
+        readable[read_model.table] = {column for column, _ in read_model.columns()}
+    for family, latest in LATEST_TABLES.items():
+        readable[latest] = readable[READING_TABLES[family]]
+    readable[SETTINGS_TABLE] = {"name", "value"}
     # The official statistics the refresh job stores (storage.queries.aq_official).
     readable["aq_statistics"] = {*STATISTICS_COLUMNS, "computed_at"}
     return readable

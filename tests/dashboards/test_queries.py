@@ -174,8 +174,8 @@ def test_timescaledb_expansion_uses_time_bucket() -> None:
         timescaledb=True,
     )
     expanded = expand(overview.OVERVIEW_ENV_READINGS.sql, ctx)
-    assert "time_bucket('3600.000s',h.bucket) AS \"time\"" in expanded
-    assert "h.bucket BETWEEN '2026-03-01T00:00:00Z' AND '2026-03-02T00:00:00Z'" in expanded
+    assert "time_bucket('3600.000s',g.bucket) AS \"time\"" in expanded
+    assert "g.bucket BETWEEN '2026-03-01T00:00:00Z' AND '2026-03-02T00:00:00Z'" in expanded
 
 
 def test_pole_detail_switches_to_the_rollup_for_long_ranges(
